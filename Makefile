@@ -1,0 +1,51 @@
+# Two commands: `make run` (set up and serve the demo) and `make test` (install and run the tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export FLASK_APP := app.py
+
+.PHONY: run test install install-test translations db demo lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[prod]'
+	$(MAKE) --no-print-directory translations
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,prod]'
+	$(MAKE) --no-print-directory translations
+
+translations:
+	@for d in helpdesk/translations reports/translations; do \
+	  if [ -d $$d ]; then \
+	    dom=messages; [ $$d = reports/translations ] && dom=reports; \
+	    $(BIN)/pybabel compile -q -f -d $$d -D $$dom || exit 1; \
+	  fi; \
+	done
+
+db: install
+	$(BIN)/flask db upgrade
+
+demo: db
+	$(BIN)/flask demo --if-empty
+
+run: demo
+	@echo "Serving on http://127.0.0.1:5000 (demo logins above; password demo-pass-2026)"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check helpdesk mail_ingest reports tests bench
+
+bench: install-test
+	$(BIN)/python bench/sla.py
+	$(BIN)/python bench/usage.py
+	$(BIN)/python bench/report.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,17 @@
+"""The domain command groups (billing, import, ingest, sla, report, scheduler, backup)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+#: Modules exposing ``cli`` (a click group or command); each domain owns its own.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def register(app: Flask) -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        for command in module.COMMANDS:
+            app.cli.add_command(command)

@@ -1,0 +1,132 @@
+"""Settings: built-in defaults, then ``instance/config.py``, then ``HELPDESK_*`` environment variables.
+
+Every key here can be overridden as ``HELPDESK_<KEY>``; values from the environment are parsed as JSON
+when they look like JSON (numbers, booleans, lists), as Flask's ``from_prefixed_env`` does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+ENV_PREFIX = "HELPDESK"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; raised at start-up, never silently defaulted in production."""
+
+
+def defaults(instance_path: str) -> dict:
+    """The built-in defaults: a working development set-up on SQLite in ``instance/``."""
+    inst = Path(instance_path)
+    return {
+        # Flask and security
+        "SECRET_KEY": None,
+        "ENV": "development",  # "production" refuses to start without a SECRET_KEY
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 30 * 1024 * 1024,
+        # Database
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{inst / 'helpdesk.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # The vendor and its locale
+        "VENDOR_NAME": "Demo Software d.o.o.",
+        "VENDOR_LOGO": None,
+        "VENDOR_EMAIL": "support@helpdesk.example",
+        "TIMEZONE": "Europe/Belgrade",
+        "CURRENCY": "EUR",
+        "HOLIDAY_COUNTRY": "RS",
+        "DEFAULT_LANGUAGE": "en",
+        "LANGUAGES": ["en", "sr_Latn", "tr"],
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Belgrade",
+        # Working hours (local wall clock of the client's zone)
+        "WORKDAY_START": "08:00",
+        "WORKDAY_END": "16:00",
+        # Billing rules (see README, "Hour accounting")
+        "BILLING_INCREMENT_MINUTES": 15,
+        "OUT_OF_HOURS_MULTIPLIER": "1.5",
+        "NO_CONTRACT_RATE": "50.00",
+        "DEVELOPMENT_RATE": "60.00",
+        "TRIAL_DAYS": 30,
+        # SLA
+        "SLA_WARNING_FRACTION": 0.8,
+        # Login throttling
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_FAILURE_WINDOW_SECONDS": 900,
+        # Files
+        "ATTACHMENT_DIR": str(inst / "attachments"),
+        "ATTACHMENT_MAX_BYTES": 25 * 1024 * 1024,
+        "BACKUP_DIR": str(inst / "backups"),
+        "BACKUP_KEEP_DAYS": 14,
+        "REPORT_DIR": str(inst / "reports"),
+        # Outgoing mail (Flask-Mail)
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": 1025,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": None,
+        "MAIL_DEFAULT_SENDER": "support@helpdesk.example",
+        "MAIL_SUPPRESS_SEND": False,
+        "AUTO_REPLY_LIMIT_PER_HOUR": 3,
+        # Incoming mail (IMAP); several mailboxes via IMAP_MAILBOXES (a list of dicts)
+        "IMAP_HOST": None,
+        "IMAP_PORT": 993,
+        "IMAP_USER": None,
+        "IMAP_PASSWORD": None,
+        "IMAP_SECURITY": "ssl",
+        "IMAP_FOLDER": "INBOX",
+        "IMAP_PROCESSED_FOLDER": "Processed",
+        "IMAP_FAILED_FOLDER": "Failed",
+        "IMAP_QUEUE": "support",
+        "IMAP_BATCH_SIZE": 100,
+        "IMAP_MAILBOXES": [],
+        # Telephony: the support extensions whose calls become phone entries
+        "SUPPORT_EXTENSIONS": ["200", "201", "202"],
+        "PHONE_COUNTRY_CODE": "381",
+        # Scheduler
+        "SCHEDULER_LOCK_FILE": str(inst / "scheduler.lock"),
+    }
+
+
+def load_config(app: Flask, test_config: dict | None = None) -> None:
+    """Fill ``app.config`` in precedence order and check it."""
+    app.config.from_mapping(defaults(app.instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if test_config:
+        app.config.from_mapping(test_config)
+    check_config(app)
+
+
+def check_config(app: Flask) -> None:
+    """Refuse to start with settings that would be unsafe or broken."""
+    cfg = app.config
+    production = str(cfg.get("ENV", "")).lower() == "production"
+    if not cfg.get("SECRET_KEY"):
+        if production:
+            raise ConfigError(
+                "HELPDESK_SECRET_KEY is not set. In production the secret key must be configured "
+                "(instance/config.py or the HELPDESK_SECRET_KEY environment variable)."
+            )
+        cfg["SECRET_KEY"] = _development_secret(app.instance_path)
+    uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+        # psycopg 3 is the driver we ship; SQLAlchemy's bare "postgresql://" means psycopg2.
+        cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
+
+
+def _development_secret(instance_path: str) -> str:
+    """A per-checkout random key kept in instance/, so dev sessions survive restarts."""
+    path = Path(instance_path) / ".dev-secret-key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        os.makedirs(instance_path, exist_ok=True)
+        key = os.urandom(32).hex()
+        path.write_text(key)
+        return key

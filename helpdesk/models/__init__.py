@@ -1,0 +1,58 @@
+"""All tables of the helpdesk; import models from here."""
+
+from .accounting import (
+    ClosedMonth,
+    EntryKind,
+    EntrySource,
+    RunningTimer,
+    TimeEntry,
+    Visit,
+    VisitStatus,
+)
+from .clients import LANGUAGES, Client, ClientDomain, Contact, ContactEmail, ContactPhone
+from .contracts import (
+    Addon,
+    ChangeKind,
+    Contract,
+    ContractAddon,
+    ContractChange,
+    ContractStatus,
+    Package,
+    SlaPolicy,
+)
+from .system import (
+    AuditLog,
+    AutoReply,
+    IngestFailure,
+    JobRun,
+    MailboxState,
+    SentNotification,
+    StoredReport,
+)
+from .tickets import (
+    OPEN_STATUSES,
+    PRIORITY_RANK,
+    Article,
+    Attachment,
+    Channel,
+    Counter,
+    Direction,
+    Priority,
+    SendStatus,
+    Ticket,
+    TicketPause,
+    TicketStatus,
+)
+from .types import UTCDateTime, utcnow
+from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
+
+__all__ = [
+    "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",
+    "Addon", "ApiToken", "Article", "Attachment", "AuditLog", "AutoReply", "ChangeKind",
+    "Channel", "Client", "ClientDomain", "ClosedMonth", "Contact", "ContactEmail", "ContactPhone",
+    "Contract", "ContractAddon", "ContractChange", "ContractStatus", "Counter", "Direction",
+    "EntryKind", "EntrySource", "IngestFailure", "JobRun", "LoginAttempt", "MailboxState",
+    "Package", "PortalRole", "Priority", "Role", "RunningTimer", "SendStatus", "SentNotification",
+    "SlaPolicy", "StoredReport", "Ticket", "TicketPause", "TicketStatus", "TimeEntry",
+    "UTCDateTime", "User", "Visit", "VisitStatus", "utcnow",
+]

@@ -1,0 +1,1 @@
+"""Tickets: creating them, adding articles, status changes. Services flush; callers commit."""

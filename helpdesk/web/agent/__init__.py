@@ -1,0 +1,20 @@
+"""The agent console: staff only (admins, agents, account managers)."""
+
+from flask import Blueprint
+from flask_login import current_user
+
+from ...auth.policy import AGENT_ROLES, require_roles
+
+bp = Blueprint("agent", __name__)
+
+
+@bp.before_request
+def _staff_only():
+    if not current_user.is_authenticated:
+        from ...extensions import login_manager
+
+        return login_manager.unauthorized()
+    require_roles(current_user, *AGENT_ROLES)
+
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,68 @@
+"""Log in and out. Failed logins are throttled per account and per address."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from ...auth import throttle
+from ...extensions import db
+from ...models import User, utcnow
+from .. import home_url
+from . import bp
+from .forms import LoginForm
+
+
+def _client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        ip = _client_ip()
+        cfg = current_app.config
+        if throttle.is_locked(
+            email, ip, cfg["LOGIN_MAX_FAILURES"], cfg["LOGIN_FAILURE_WINDOW_SECONDS"]
+        ):
+            # Same answer whether or not the account exists: no user enumeration.
+            form.password.errors.append(
+                _("Too many failed attempts. Try again in a few minutes.")
+            )
+            status = 429
+        else:
+            user = db.session.scalar(select(User).where(User.email == email))
+            ok = user is not None and user.active and user.check_password(form.password.data)
+            throttle.record_attempt(email, ip, ok)
+            if ok:
+                user.last_login_at = utcnow()
+                db.session.commit()
+                login_user(user, remember=form.remember.data)
+                return redirect(_safe_next() or home_url(user))
+            db.session.commit()
+            form.password.errors.append(_("Wrong email or password."))
+            status = 401
+    return render_template("auth/login.html", form=form), status
+
+
+def _safe_next() -> str | None:
+    """Only local paths: never redirect to another site after login."""
+    target = request.args.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
