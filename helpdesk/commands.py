@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-#: Modules exposing ``cli`` (a click group or command); each domain owns its own.
-COMMAND_MODULES: tuple[str, ...] = ()
+#: Modules exposing ``COMMANDS`` (a list of click commands or groups); each domain owns its own.
+#: Add one line per module, e.g. "helpdesk.accounting.cli",
+COMMAND_MODULES: tuple[str, ...] = (
+)
 
 
 def register(app: Flask) -> None:
