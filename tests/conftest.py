@@ -16,19 +16,21 @@ from sqlalchemy import create_engine, text
 from helpdesk import create_app
 from helpdesk.extensions import db
 
+pytest_plugins = ["tests.servers"]
+
+
+def need_server(reason: str) -> None:
+    """A required server is missing: fail in CI, skip on a laptop (one rule, in tests/servers.py)."""
+    from tests.servers import need_server as _need_server
+
+    _need_server(reason)
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DB_URL = os.environ.get("HELPDESK_TEST_DATABASE_URL")
 PG_DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 _tmp_root = Path(tempfile.mkdtemp(prefix="helpdesk-tests-"))
 _schema_ready: set[str] = set()
-
-
-def need_server(reason: str) -> None:
-    """A required server is missing: fail in CI, skip on a developer's laptop."""
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 def _database_url() -> str:
