@@ -100,8 +100,21 @@ def get_client_or_404(user: User, client_id: int) -> Client:
     return client
 
 
-def can_edit_time_entry(user: User, entry) -> bool:
-    """Agents edit their own entries, admins any (closed months are refused by the ledger)."""
+def can_edit_time_entry(user: User, entry, *, month_closed: bool | None = None) -> bool:
+    """Agents edit their own entries of open months, admins any entry of an open month; an
+    adjustment only an admin (deleting it). ``month_closed`` saves a query when known."""
+    if month_closed is None:
+        from ..models import ClosedMonth
+
+        month_closed = db.session.scalar(
+            select(ClosedMonth.id).where(ClosedMonth.period == entry.period)
+        ) is not None
+    if month_closed:
+        return False
     if user.role == Role.ADMIN:
         return True
-    return user.role in (Role.AGENT, Role.ACCOUNT_MANAGER) and entry.agent_id == user.id
+    return (
+        not entry.is_adjustment
+        and user.role in (Role.AGENT, Role.ACCOUNT_MANAGER)
+        and entry.agent_id == user.id
+    )

@@ -1,0 +1,312 @@
+"""Command line of hour accounting: ``flask billing``, ``flask import``, ``flask contract``.
+
+Thin wrappers: each command calls one service and commits (or rolls back) at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Client, Package, TimeEntry, User, utcnow
+from .closing import close_month, unreviewed_count
+from .imports import ImportResult, import_cdr, import_logmein
+from .ledger import LedgerError, add_adjustment, is_month_closed, open_period
+from .usage import usage_json
+
+billing_cli = AppGroup("billing", help="Billing months: usage, close, adjustments.")
+import_cli = AppGroup("import", help="Import remote sessions (LogMeIn) and calls (Asterisk CDR).")
+contract_cli = AppGroup("contract", help="Package upgrades and downgrades.")
+
+#: Files with more lines than this get a progress bar.
+PROGRESS_MIN_LINES = 2000
+
+
+def _period(value: str) -> str:
+    from .rules import month_bounds
+
+    try:
+        month_bounds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _user(email: str | None) -> User | None:
+    if not email:
+        return None
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.BadParameter(f"no user {email}", param_hint="--user")
+    return user
+
+
+def _zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {value!r}", param_hint="--tz") from None
+    return value
+
+
+# -- billing --------------------------------------------------------------------------------
+
+
+@billing_cli.command("close-month")
+@click.argument("period")
+@click.option("--force", is_flag=True, help="Close even though the month is not over yet.")
+@click.option("--user", "email", help="Who closes it (for the audit log).")
+def close_month_command(period: str, force: bool, email: str | None) -> None:
+    """Freeze PERIOD (YYYY-MM): its entries can no longer change; corrections become adjustments."""
+    period = _period(period)
+    closed_before = is_month_closed(period)
+    try:
+        close_month(period, _user(email), force=force, actor="cli")
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None
+    pending = unreviewed_count(period)
+    db.session.commit()
+    click.echo(f"{period} was closed already." if closed_before else f"{period} closed.")
+    if pending:
+        click.echo(f"warning: {pending} out-of-hours entries of {period} were never reviewed",
+                   err=True)
+
+
+@billing_cli.command("usage")
+@click.argument("client_id", type=int)
+@click.argument("period", required=False)
+def usage_command(client_id: int, period: str | None) -> None:
+    """Print a client's usage of PERIOD (default: this month) as the API's JSON."""
+    client = db.session.get(Client, client_id)
+    if client is None:
+        raise click.BadParameter(f"no client {client_id}", param_hint="CLIENT_ID")
+    period = _period(period) if period else open_period(client)
+    click.echo(json.dumps(usage_json(client, period), indent=2, ensure_ascii=False))
+
+
+@billing_cli.command("adjust")
+@click.argument("entry_id", type=int)
+@click.option("--minutes", "minutes_delta", type=int, default=0,
+              help="Minutes worked to add (negative: take back); billing is recomputed.")
+@click.option("--billable", "billable_delta", type=int, default=None,
+              help="Billable minutes to add or take back, stated outright.")
+@click.option("--reason", required=True, help="Why (shown in the report and the audit log).")
+@click.option("--user", "email", help="Who corrects it.")
+def adjust_command(entry_id: int, minutes_delta: int, billable_delta: int | None, reason: str,
+                   email: str | None) -> None:
+    """Correct an entry (of a closed month) with an adjustment in the open month."""
+    entry = db.session.get(TimeEntry, entry_id)
+    if entry is None:
+        raise click.BadParameter(f"no time entry {entry_id}", param_hint="ENTRY_ID")
+    try:
+        adjustment = add_adjustment(entry, reason=reason, user=_user(email), actor="cli",
+                                    minutes_delta=minutes_delta, billable_delta=billable_delta)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"adjustment {adjustment.id} in {adjustment.period}: {adjustment.minutes:+d} min, "
+               f"{adjustment.billable_minutes:+d} billable")
+
+
+# -- imports --------------------------------------------------------------------------------
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+@contextmanager
+def _progress(path: Path, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over the file's lines for large files; None (no bar) for small ones."""
+    lines = _count_lines(path)
+    if lines < PROGRESS_MIN_LINES:
+        yield None
+        return
+    with click.progressbar(length=lines, label=label, file=sys.stderr) as bar:
+        done = 0
+
+        def advance(line_no: int) -> None:
+            nonlocal done
+            step = min(line_no, lines) - done
+            if step > 0:
+                bar.update(step)
+                done += step
+
+        yield advance
+
+
+def _report(result: ImportResult, dry_run: bool) -> None:
+    for row in result.bad:
+        click.echo(f"bad row: {row}", err=True)
+    if result.rejected:
+        db.session.rollback()
+        raise click.ClickException(
+            result.summary() + ". Fix the file, or import the rest with --skip-bad."
+        )
+    for title, rows in (("unmatched", result.unmatched), ("skipped", result.skipped),
+                        ("note", result.warnings)):
+        for row in rows:
+            click.echo(f"{title}: {row}")
+    if dry_run:
+        db.session.rollback()
+        click.echo("dry run, nothing saved: " + result.summary())
+    else:
+        db.session.commit()
+        click.echo(result.summary())
+
+
+@import_cli.command("logmein")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--customer-column", "customer_columns", multiple=True, default=("Name",),
+              show_default=True,
+              help="Column naming the customer (email or company); repeat to try several.")
+@click.option("--duration-column", default="Work Time", show_default=True,
+              help="Duration billed: 'Work Time' (not the waiting), or 'Active Time'.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "text", "csv"]), default="auto",
+              show_default=True, help="TEXT ('|'-separated, API) or CSV export.")
+@click.option("--delimiter", default="|", show_default=True, help="Separator of the TEXT form.")
+@click.option("--day-first", is_flag=True, help="Read 01/02/2026 as 1 February.")
+@click.option("--encoding", default=None, help="File encoding (default: detect UTF-8/16, 1252).")
+@click.option("--tz", default=None, help="Zone the report was run in (default: TIMEZONE).")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; save nothing.")
+@click.option("--user", "email", help="Who imports (for the audit log).")
+def import_logmein_command(file: Path, customer_columns: tuple[str, ...], duration_column: str,
+                           fmt: str, delimiter: str, day_first: bool, encoding: str | None,
+                           tz: str | None, skip_bad: bool, dry_run: bool,
+                           email: str | None) -> None:
+    """Import a LogMeIn Rescue session report as remote sessions (idempotent)."""
+    user = _user(email)
+    with _progress(file, "Importing sessions") as progress:
+        result = import_logmein(
+            file, tz=_zone(tz), customer_columns=customer_columns,
+            duration_column=duration_column, fmt=fmt, delimiter=delimiter, day_first=day_first,
+            encoding=encoding, skip_bad=skip_bad, user=user, progress=progress,
+        )
+    _report(result, dry_run)
+
+
+@import_cli.command("cdr")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tz", default=None, help="The PBX's zone (default: TIMEZONE; 'UTC' with "
+                                          "usegmtime=yes).")
+@click.option("--extensions", default=None,
+              help="Support extensions, comma-separated (default: SUPPORT_EXTENSIONS).")
+@click.option("--outside-prefix", default="", help="Digit dialled for an outside line, e.g. 9.")
+@click.option("--encoding", default=None, help="File encoding (default: detect).")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; save nothing.")
+@click.option("--user", "email", help="Who imports (for the audit log).")
+def import_cdr_command(file: Path, tz: str | None, extensions: str | None, outside_prefix: str,
+                       encoding: str | None, skip_bad: bool, dry_run: bool,
+                       email: str | None) -> None:
+    """Import Asterisk's Master.csv: answered support calls become phone entries (idempotent)."""
+    user = _user(email)
+    exts = [e.strip() for e in extensions.split(",")] if extensions else None
+    with _progress(file, "Importing calls") as progress:
+        result = import_cdr(
+            file, tz=_zone(tz), extensions=exts, outside_line_prefix=outside_prefix,
+            encoding=encoding, skip_bad=skip_bad, user=user, progress=progress,
+        )
+    _report(result, dry_run)
+
+
+# -- contracts ------------------------------------------------------------------------------
+
+
+def _contract_and_package(client_id: int, code: str, day: date | None):
+    from ..contracts import active_contract
+
+    client = db.session.get(Client, client_id)
+    if client is None:
+        raise click.BadParameter(f"no client {client_id}", param_hint="CLIENT_ID")
+    package = db.session.scalar(select(Package).where(Package.code == code))
+    if package is None:
+        codes = ", ".join(db.session.scalars(select(Package.code).order_by(Package.rank)))
+        raise click.BadParameter(f"no package {code!r} (packages: {codes})",
+                                 param_hint="PACKAGE_CODE")
+    day = day or utcnow().astimezone(ZoneInfo(client.timezone)).date()
+    contract = active_contract(client.id, day)
+    if contract is None:
+        raise click.ClickException(f"{client.name} has no active contract on {day}")
+    return contract, package, day
+
+
+def _fee(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        fee = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"not an amount: {value!r}", param_hint="--fee") from None
+    if fee < 0:
+        raise click.BadParameter("the fee must not be negative", param_hint="--fee")
+    return fee.quantize(Decimal("0.01"))
+
+
+def _change(client_id: int, code: str, day: date | None, fee: str | None, email: str | None,
+            upgrade: bool) -> None:
+    from ..contracts.changes import ContractChangeError, change_package
+
+    contract, package, day = _contract_and_package(client_id, code, day)
+    try:
+        change = change_package(contract, package, upgrade=upgrade, requested_on=day,
+                                user=_user(email), actor="cli", monthly_fee=_fee(fee))
+    except ContractChangeError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    verb = "upgraded" if upgrade else "downgraded"
+    click.echo(f"{contract.client.name}: {verb} to {package.name} from {change.effective_date}")
+
+
+@contract_cli.command("upgrade")
+@click.argument("client_id", type=int)
+@click.argument("package_code")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Effective date (default: today in the client's zone).")
+@click.option("--fee", default=None, help="A negotiated monthly fee for the new package.")
+@click.option("--user", "email", help="Who changes it (for the audit log).")
+def upgrade_command(client_id: int, package_code: str, day, fee: str | None,
+                    email: str | None) -> None:
+    """Upgrade a client's contract at once; the month is prorated by days on each package."""
+    _change(client_id, package_code, day.date() if day else None, fee, email, upgrade=True)
+
+
+@contract_cli.command("downgrade")
+@click.argument("client_id", type=int)
+@click.argument("package_code")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Date of the request (default: today); effective the next month's 1st.")
+@click.option("--fee", default=None, help="A negotiated monthly fee for the new package.")
+@click.option("--user", "email", help="Who changes it (for the audit log).")
+def downgrade_command(client_id: int, package_code: str, day, fee: str | None,
+                      email: str | None) -> None:
+    """Downgrade a client's contract from the first day of next month."""
+    _change(client_id, package_code, day.date() if day else None, fee, email, upgrade=False)
+
+
+@contract_cli.command("apply-due")
+def apply_due_command() -> None:
+    """Point each contract at the package in force today (after planned downgrades)."""
+    from ..contracts.changes import apply_due_changes
+
+    changed = apply_due_changes()
+    db.session.commit()
+    click.echo(f"{changed} contract(s) moved to their new package")
+
+
+COMMANDS = [billing_cli, import_cli, contract_cli]

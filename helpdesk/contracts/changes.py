@@ -1,0 +1,221 @@
+"""Package changes of a contract: an upgrade takes effect at once (prorated), a downgrade next month.
+
+The history is the contract's ``ContractChange`` rows: from each ``effective_date`` on, the contract
+is on that row's package. :mod:`helpdesk.accounting.usage` reads it to prorate included minutes and
+fees by days on each package; ``Contract.package_id`` follows the package in force today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ..accounting.rules import change_effective_date
+from ..audit import record, snapshot
+from ..extensions import db
+from ..models import (
+    ChangeKind,
+    ClosedMonth,
+    Contract,
+    ContractChange,
+    ContractStatus,
+    Package,
+    User,
+    utcnow,
+)
+
+__all__ = [
+    "ContractChangeError",
+    "ContractTerms",
+    "apply_due_changes",
+    "change_package",
+    "downgrade",
+    "package_id_on",
+    "package_timeline",
+    "status_while_in_force",
+    "upgrade",
+]
+
+
+class ContractTerms(Protocol):
+    """What the package history needs of a contract (a ``Contract`` or the facts usage reads)."""
+
+    status: str
+    start_date: date
+    end_date: date | None
+    package_id: int
+
+    @property
+    def changes(self) -> Sequence[Any]: ...
+
+
+class ContractChangeError(ValueError):
+    """A package change that cannot be made; the message is for the user."""
+
+
+def status_while_in_force(contract: ContractTerms) -> str | None:
+    """The status a contract had on the days it covers, for billing those days.
+
+    A trial was a trial and an active contract active. An expired or cancelled contract with an
+    end date was active until that date (its status says what happened after, and a closed month's
+    bill must not change when a contract later expires). One with no end date never served.
+    """
+    if contract.status == ContractStatus.TRIAL:
+        return ContractStatus.TRIAL.value
+    if contract.status == ContractStatus.ACTIVE:
+        return ContractStatus.ACTIVE.value
+    if contract.end_date is not None:
+        return ContractStatus.ACTIVE.value
+    return None
+
+
+def package_timeline(contract: ContractTerms) -> list[tuple[date, int]]:
+    """(first day, package id) of each stretch of the contract on one package, in date order.
+
+    Before the first recorded change the contract is on that change's ``from_package`` (or on
+    its current package when the history has no start row).
+    """
+    changes = sorted(contract.changes, key=lambda c: c.effective_date)
+    timeline: list[tuple[date, int]] = []
+    if not changes or changes[0].effective_date > contract.start_date:
+        first = changes[0].from_package_id if changes else None
+        timeline.append((contract.start_date, first or contract.package_id))
+    for change in changes:
+        day = max(change.effective_date, contract.start_date)
+        if timeline and timeline[-1][0] == day:
+            timeline[-1] = (day, change.package_id)
+        elif not timeline or timeline[-1][1] != change.package_id:
+            timeline.append((day, change.package_id))
+    return timeline
+
+
+def package_id_on(contract: ContractTerms, day: date) -> int:
+    """The id of the package the contract is on on ``day`` (following its history)."""
+    current = contract.package_id
+    for start, package_id in package_timeline(contract):
+        if start <= day:
+            current = package_id
+    return current
+
+
+def _today(contract: Contract) -> date:
+    return utcnow().astimezone(ZoneInfo(contract.client.timezone)).date()
+
+
+def _require_open_month(contract: Contract, day: date) -> None:
+    period = f"{day.year:04d}-{day.month:02d}"
+    closed = db.session.scalar(select(ClosedMonth.id).where(ClosedMonth.period == period))
+    if closed is not None:
+        raise ContractChangeError(
+            f"{period} is closed: a package change effective on {day} would alter a frozen bill"
+        )
+
+
+def change_package(
+    contract: Contract,
+    package: Package,
+    *,
+    upgrade: bool,
+    requested_on: date | None = None,
+    user: User | None = None,
+    actor: str = "user",
+    monthly_fee: Decimal | None = None,
+) -> ContractChange:
+    """Move a contract to another package: an upgrade from ``requested_on`` (default today,
+    client's date), a downgrade from the first day of the next month.
+
+    A negotiated fee is for one package, so it is replaced by ``monthly_fee`` (None: list price).
+    """
+    if contract.status not in (ContractStatus.ACTIVE, ContractStatus.TRIAL):
+        raise ContractChangeError(f"the contract is {contract.status}: only a serving one changes")
+    requested_on = requested_on or _today(contract)
+    effective = change_effective_date(requested_on, upgrade=upgrade)
+    if effective < contract.start_date:
+        raise ContractChangeError(f"the contract starts on {contract.start_date}, after {effective}")
+    if contract.end_date is not None and effective > contract.end_date:
+        raise ContractChangeError(f"the contract ends on {contract.end_date}, before {effective}")
+    current = db.session.get(Package, package_id_on(contract, effective))
+    if current is not None and current.id == package.id:
+        raise ContractChangeError(f"the contract is already on {package.name} on {effective}")
+    if current is not None:
+        if upgrade and package.rank <= current.rank:
+            raise ContractChangeError(
+                f"{package.name} is not bigger than {current.name}: that is a downgrade"
+            )
+        if not upgrade and package.rank >= current.rank:
+            raise ContractChangeError(
+                f"{package.name} is not smaller than {current.name}: that is an upgrade"
+            )
+    _require_open_month(contract, effective)
+    later = [c for c in contract.changes if c.effective_date > effective]
+    if later:
+        raise ContractChangeError(
+            f"a change is already planned for {later[0].effective_date}; cancel it first"
+        )
+    before = snapshot(contract)
+    kind = ChangeKind.UPGRADE if upgrade else ChangeKind.DOWNGRADE
+    change = next((c for c in contract.changes if c.effective_date == effective), None)
+    if change is None:
+        change = ContractChange(
+            effective_date=effective,
+            kind=kind,
+            from_package_id=current.id if current else None,
+            package_id=package.id,
+            created_by_id=user.id if user else None,
+        )
+        contract.changes.append(change)
+    else:
+        # A second change on the same day replaces the first (a start keeps its kind).
+        change_before = snapshot(change)
+        change.package_id = package.id
+        if change.kind != ChangeKind.START:
+            change.kind = kind
+        record(change, "update", user=user, actor=actor, before=change_before)
+    contract.monthly_fee = monthly_fee
+    if effective <= _today(contract):
+        contract.package_id = package.id
+    db.session.flush()
+    record(change, "create", user=user, actor=actor)
+    record(contract, f"package_{kind.value}", user=user, actor=actor, before=before)
+    return change
+
+
+def upgrade(contract: Contract, package: Package, *, on: date | None = None,
+            user: User | None = None, actor: str = "user",
+            monthly_fee: Decimal | None = None) -> ContractChange:
+    """Upgrade now (or on ``on``): the month is prorated by days on each package."""
+    return change_package(contract, package, upgrade=True, requested_on=on, user=user,
+                          actor=actor, monthly_fee=monthly_fee)
+
+
+def downgrade(contract: Contract, package: Package, *, requested_on: date | None = None,
+              user: User | None = None, actor: str = "user",
+              monthly_fee: Decimal | None = None) -> ContractChange:
+    """Downgrade from the first day of the month after ``requested_on`` (default today)."""
+    return change_package(contract, package, upgrade=False, requested_on=requested_on,
+                          user=user, actor=actor, monthly_fee=monthly_fee)
+
+
+def apply_due_changes(now: datetime | None = None) -> int:
+    """Point ``Contract.package_id`` at the package in force today (after a planned downgrade)."""
+    now = now or utcnow()
+    changed = 0
+    contracts = db.session.scalars(
+        select(Contract).where(
+            Contract.status.in_([ContractStatus.ACTIVE.value, ContractStatus.TRIAL.value])
+        )
+    ).all()
+    for contract in contracts:
+        today = now.astimezone(ZoneInfo(contract.client.timezone)).date()
+        package_id = package_id_on(contract, today)
+        if package_id != contract.package_id:
+            contract.package_id = package_id
+            changed += 1
+    db.session.flush()
+    return changed
+
