@@ -1,18 +1,96 @@
-"""Template filters: times in the viewer's zone, minutes as hours, money per locale."""
+"""Template filters: times in the viewer's zone, minutes as hours, money and labels per locale."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask import Flask
-from flask_babel import format_currency, format_datetime
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, gettext
+from flask_babel import lazy_gettext as _l
+
+#: Words for the stored codes, so every page shows them in the reader's language.
+LABELS = {
+    "status": {
+        "new": _l("New"),
+        "open": _l("Open"),
+        "pending": _l("Waiting for you"),
+        "resolved": _l("Resolved"),
+        "closed": _l("Closed"),
+    },
+    "priority": {
+        "low": _l("Low"),
+        "normal": _l("Normal"),
+        "high": _l("High"),
+        "urgent": _l("Urgent"),
+    },
+    "channel": {
+        "email": _l("Email"),
+        "phone": _l("Phone"),
+        "remote": _l("Remote session"),
+        "portal": _l("Portal"),
+    },
+    "portal_role": {
+        "admin": _l("Company administrator"),
+        "member": _l("User"),
+        "subagent": _l("Sub-agent"),
+    },
+    "contract_status": {
+        "trial": _l("Trial"),
+        "active": _l("Active"),
+        "expired": _l("Expired"),
+        "cancelled": _l("Cancelled"),
+    },
+    "visit_status": {
+        "proposed": _l("Proposed"),
+        "confirmed": _l("Confirmed"),
+        "done": _l("Done"),
+        "cancelled": _l("Cancelled"),
+    },
+    "entry_kind": {
+        "remote": _l("Remote session"),
+        "phone": _l("Phone"),
+        "email": _l("Email"),
+        "visit": _l("On-site visit"),
+        "consulting": _l("Consulting"),
+        "development": _l("Development"),
+    },
+    "addon": {
+        "cloud_backup": _l("Cloud backup"),
+        "oncall": _l("On-call phone support out of hours"),
+    },
+}
+
+
+def label(value: object, kind: str) -> str:
+    """The reader's word for a stored code; the code itself when we have no word for it."""
+    if value is None:
+        return ""
+    key = str(value)
+    text = LABELS.get(kind, {}).get(key)
+    return str(text) if text is not None else key
 
 
 def init_app(app: Flask) -> None:
+    """Register the filters on the app's Jinja environment."""
+
     @app.template_filter("dt")
     def _dt(value: datetime | None, fmt: str = "short") -> str:
+        """A moment in the viewer's zone and language."""
         return format_datetime(value, fmt) if value else ""
+
+    @app.template_filter("d")
+    def _d(value: date | datetime | None, fmt: str = "medium") -> str:
+        """A calendar day as the viewer's language writes it."""
+        return format_date(value, fmt) if value else ""
+
+    @app.template_filter("month")
+    def _month(period: str | None) -> str:
+        """A billing period "YYYY-MM" as the month's name and year ("mart 2026")."""
+        if not period:
+            return ""
+        year, month = (int(part) for part in period.split("-", 1))
+        return format_date(date(year, month, 1), "LLLL y")
 
     @app.template_filter("hm")
     def _hm(minutes: int | None) -> str:
@@ -23,8 +101,29 @@ def init_app(app: Flask) -> None:
         m = abs(int(minutes))
         return f"{sign}{m // 60}:{m % 60:02d}"
 
+    @app.template_filter("num")
+    def _num(value: int | Decimal | str | None, fmt: str | None = None) -> str:
+        """A number with the language's separators."""
+        if value is None:
+            return ""
+        return format_decimal(Decimal(value) if isinstance(value, str) else value, fmt)
+
     @app.template_filter("money")
     def _money(amount: Decimal | str | None, currency: str | None = None) -> str:
+        """An amount with its currency, as the viewer's language writes money."""
         if amount is None:
             return ""
         return format_currency(Decimal(amount), currency or app.config["CURRENCY"])
+
+    @app.template_filter("data_label")
+    def _data_label(value: object) -> str:
+        """A stored add-on name or code in the reader's language when we have words for it."""
+        if not value:
+            return ""
+        known = LABELS["addon"].get(str(value))
+        return str(known) if known is not None else gettext(str(value))
+
+    @app.template_filter("label")
+    def _label(value: object, kind: str) -> str:
+        """``{{ t.status|label('status') }}``: see LABELS."""
+        return label(value, kind)

@@ -18,4 +18,4 @@ def _client_users_only():
     require_roles(current_user, Role.CLIENT)
 
 
-from . import routes  # noqa: E402,F401
+from . import routes  # noqa: F401

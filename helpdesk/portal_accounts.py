@@ -1,0 +1,336 @@
+"""Client-user accounts: invitations, removal, password-reset links, and sign-in checks that do not
+reveal which addresses have an account.
+
+A reset or invitation link carries a token signed with the SECRET_KEY (itsdangerous, its own salt)
+that expires, and that names a fingerprint of the user's password hash: once the password changes
+(the link was used, or the user reset it another way), every link issued before stops working.
+Services flush; the request commits, then sends the mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from datetime import datetime
+from functools import cache
+
+from flask import abort, current_app, render_template, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_mail import Message
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .audit import record, snapshot
+from .extensions import db, mail
+from .i18n import N_, language_for
+from .models import ApiToken, PortalRole, Role, SentNotification, User, utcnow
+
+log = logging.getLogger(__name__)
+
+RESET_SALT = "helpdesk.password-reset"
+INVITE_SALT = "helpdesk.portal-invite"
+#: How long links stay valid unless PASSWORD_RESET_MAX_AGE / INVITE_MAX_AGE (seconds) say otherwise.
+DEFAULT_RESET_MAX_AGE = 2 * 3600
+DEFAULT_INVITE_MAX_AGE = 7 * 24 * 3600
+#: At most one reset mail per address in this many seconds (no mail bombing through the form).
+RESET_MAIL_INTERVAL = 300
+MIN_PASSWORD_LENGTH = 10
+#: Roles a company administrator may give.
+INVITABLE_ROLES = (PortalRole.MEMBER, PortalRole.SUBAGENT, PortalRole.ADMIN)
+AUDITED_FIELDS = ("email", "name", "portal_role", "active", "client_id")
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """An invitation or removal that cannot be done; the message is for the person who tried."""
+
+
+# -- signed links ----------------------------------------------------------------------------
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def password_fingerprint(user: User) -> str:
+    """A short digest of the password hash: it changes whenever the password does."""
+    return hashlib.sha256((user.password_hash or "-").encode()).hexdigest()[:24]
+
+
+def make_token(user: User, *, invite: bool = False) -> str:
+    """A signed, expiring link token that lets ``user`` choose a new password once."""
+    salt = INVITE_SALT if invite else RESET_SALT
+    return _serializer(salt).dumps({"u": user.id, "p": password_fingerprint(user)})
+
+
+def _max_age(invite: bool) -> int:
+    cfg = current_app.config
+    if invite:
+        return int(cfg.get("INVITE_MAX_AGE", DEFAULT_INVITE_MAX_AGE))
+    return int(cfg.get("PASSWORD_RESET_MAX_AGE", DEFAULT_RESET_MAX_AGE))
+
+
+def user_for_token(token: str) -> User | None:
+    """The user a still-valid link belongs to; None if forged, expired, used or the user removed."""
+    for invite in (False, True):
+        salt = INVITE_SALT if invite else RESET_SALT
+        try:
+            data = _serializer(salt).loads(token, max_age=_max_age(invite))
+        except SignatureExpired:
+            return None
+        except BadSignature:
+            continue
+        if not isinstance(data, dict):
+            return None
+        user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
+        if user is None or not user.active or data.get("p") != password_fingerprint(user):
+            return None
+        return user
+    return None
+
+
+def check_new_password(password: str) -> str | None:
+    """Why a new password is refused, or None if it will do."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    return None
+
+
+def set_new_password(user: User, password: str) -> None:
+    """Store the new password; links issued before it stop working."""
+    problem = check_new_password(password)
+    if problem:
+        raise AccountError(problem)
+    user.set_password(password)
+    db.session.flush()
+    record(user, "password_set", user=user, after={"password": "changed"})
+
+
+# -- sign-in without revealing accounts -------------------------------------------------------
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check against when there is no account, so both answers take as long."""
+    return generate_password_hash("no such account - timing equaliser")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, doing the same work when there is none."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.active or not user.password_hash:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if user.check_password(password) else None
+
+
+# -- mail --------------------------------------------------------------------------------------
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for mail: PUBLIC_URL when configured, never a Host header we were sent."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base.rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def _message(user: User, subject: str, template: str, **context) -> Message:
+    """A mail to ``user`` written in their language."""
+    with force_locale(language_for(user)):
+        return Message(
+            subject=str(_(subject, vendor=current_app.config["VENDOR_NAME"])),
+            recipients=[user.email],
+            body=render_template(template, user=user, **context),
+        )
+
+
+def reset_message(user: User) -> Message:
+    """The password-reset mail with its link."""
+    hours = _max_age(False) // 3600
+    return _message(
+        user,
+        N_("Choose a new password for %(vendor)s support"),
+        "auth/reset_email.txt",
+        link=external_url("auth.reset_password", token=make_token(user)),
+        hours=max(hours, 1),
+    )
+
+
+def invite_message(user: User, inviter: User) -> Message:
+    """The invitation mail with a link to set the first password."""
+    return _message(
+        user,
+        N_("You are invited to the %(vendor)s support portal"),
+        "portal/invite_email.txt",
+        inviter=inviter,
+        link=external_url("auth.reset_password", token=make_token(user, invite=True)),
+        days=max(_max_age(True) // 86400, 1),
+    )
+
+
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="helpdesk-mail")
+_pending: set[Future] = set()
+_pending_lock = threading.Lock()
+
+
+def send_later(message: Message) -> Future:
+    """Send after the response: the answer takes as long whether or not a mail goes out."""
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                mail.send(message)
+            except Exception:
+                log.exception("could not send %r to %s", message.subject, message.recipients)
+
+    def forget(done: Future) -> None:
+        with _pending_lock:
+            _pending.discard(done)
+
+    future = _executor.submit(run)
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(forget)
+    return future
+
+
+def wait_for_outbox(timeout: float = 10.0) -> None:
+    """Wait until mail handed to ``send_later`` is out (tests, and the CLI before exiting)."""
+    with _pending_lock:
+        futures = list(_pending)
+    wait_futures(futures, timeout=timeout)
+
+
+def _reset_allowed_now(email: str, now: datetime) -> bool:
+    """One reset mail per address per interval; recorded for unknown addresses too."""
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    key = f"password-reset:{digest}:{int(now.timestamp()) // RESET_MAIL_INTERVAL}"
+    if db.session.scalar(select(SentNotification.id).where(SentNotification.key == key)):
+        return False
+    db.session.add(SentNotification(key=key, sent_at=now, recipients=None))
+    db.session.flush()
+    return True
+
+
+def request_password_reset(email: str) -> Message | None:
+    """Prepare the reset mail for ``email`` if it has an active account; same work either way.
+
+    Returns the message to send once the request has committed (None when nothing is sent).
+    """
+    email = email.strip().lower()
+    user = db.session.scalar(select(User).where(User.email == email))
+    allowed = _reset_allowed_now(email, utcnow())
+    real = user is not None and user.active
+    # For an unknown address build the same mail for a stand-in (never saved), and drop it.
+    target = user if real else User(id=0, email=email or "nobody@invalid", name="", role="agent")
+    message = reset_message(target)
+    return message if real and allowed else None
+
+
+# -- company users (portal administrators) ---------------------------------------------------
+
+
+def can_manage_company_users(user: User) -> bool:
+    """Only a client company's portal administrator invites and removes its users."""
+    return (
+        user.is_authenticated
+        and user.role == Role.CLIENT
+        and user.client_id is not None
+        and user.portal_role == PortalRole.ADMIN
+    )
+
+
+def company_users(admin: User) -> list[User]:
+    """The admin's company's portal users, active first."""
+    if not can_manage_company_users(admin):
+        abort(404)
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.client_id == admin.client_id, User.role == Role.CLIENT)
+            .order_by(User.active.desc(), User.name, User.id)
+        )
+    )
+
+
+def get_company_user_or_404(admin: User, user_id: int) -> User:
+    """A user of the admin's own company; 404 for anyone else's, so ids are not confirmed."""
+    if not can_manage_company_users(admin):
+        abort(404)
+    user = db.session.scalar(
+        select(User).where(
+            User.id == user_id, User.client_id == admin.client_id, User.role == Role.CLIENT
+        )
+    )
+    if user is None:
+        abort(404)
+    return user
+
+
+def invite_user(admin: User, *, email: str, name: str, portal_role: str) -> User:
+    """Create (or bring back) a company user with no password; the caller mails the link."""
+    if not can_manage_company_users(admin):
+        abort(404)
+    email = email.strip().lower()
+    name = name.strip()
+    if not _EMAIL_RE.match(email) or len(email) > 254:
+        raise AccountError(_l("Enter a valid email address."))
+    if portal_role not in [r.value for r in INVITABLE_ROLES]:
+        raise AccountError(_l("Choose a role."))
+    existing = db.session.scalar(select(User).where(User.email == email))
+    if existing is not None:
+        same_company = existing.role == Role.CLIENT and existing.client_id == admin.client_id
+        if not same_company:
+            raise AccountError(
+                _l("This address cannot be invited here. Please contact support.")
+            )
+        if existing.active:
+            raise AccountError(_l("This person already has access."))
+        before = snapshot(existing, AUDITED_FIELDS)
+        existing.active = True
+        existing.name = name or existing.name
+        existing.portal_role = portal_role
+        existing.password_hash = None
+        db.session.flush()
+        record(existing, "invite", user=admin, before=before,
+               after=snapshot(existing, AUDITED_FIELDS))
+        return existing
+    user = User(
+        email=email,
+        name=name or email.split("@")[0],
+        role=Role.CLIENT,
+        client_id=admin.client_id,
+        portal_role=portal_role,
+        password_hash=None,
+        active=True,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record(user, "invite", user=admin, after=snapshot(user, AUDITED_FIELDS))
+    return user
+
+
+def remove_user(admin: User, user: User) -> None:
+    """Take away a company user's access: no sign-in, no links, no API tokens."""
+    if not can_manage_company_users(admin) or user.client_id != admin.client_id:
+        abort(404)
+    if user.id == admin.id:
+        raise AccountError(_l("You cannot remove yourself."))
+    before = snapshot(user, AUDITED_FIELDS)
+    user.active = False
+    user.password_hash = None
+    db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True)
+    )
+    db.session.flush()
+    record(user, "remove", user=admin, before=before, after=snapshot(user, AUDITED_FIELDS))

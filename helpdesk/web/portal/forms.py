@@ -1,0 +1,42 @@
+"""Portal forms; attachment sizes are checked in the view against ATTACHMENT_MAX_BYTES."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from ..filters import LABELS
+
+
+class TicketForm(FlaskForm):
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(
+        _l("What happened?"), validators=[DataRequired(), Length(max=20000)],
+        render_kw={"rows": 8},
+    )
+    attachments = MultipleFileField(_l("Attachments"))
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(
+        _l("Your reply"), validators=[DataRequired(), Length(max=20000)], render_kw={"rows": 5}
+    )
+    attachments = MultipleFileField(_l("Attachments"))
+
+
+class InviteForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    portal_role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice(code, LABELS["portal_role"][code])
+                 for code in ("member", "subagent", "admin")],
+        default="member",
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
