@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from ...auth import throttle
 from ...extensions import db
-from ...models import User, utcnow
+from ...models import utcnow
+from ...portal_accounts import authenticate
 from .. import home_url
 from . import bp
 from .forms import LoginForm
@@ -38,8 +38,9 @@ def login():
             )
             status = 429
         else:
-            user = db.session.scalar(select(User).where(User.email == email))
-            ok = user is not None and user.active and user.check_password(form.password.data)
+            # The same password-hash work whether or not the account exists: no timing leak.
+            user = authenticate(email, form.password.data)
+            ok = user is not None
             throttle.record_attempt(email, ip, ok)
             if ok:
                 user.last_login_at = utcnow()
