@@ -1,0 +1,58 @@
+"""``flask report monthly``: a month's usage reports into a folder, optionally mailed once.
+
+A thin wrapper over :func:`reports.batch.monthly` (which commits what it stores and sends).
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from helpdesk.accounting.rules import month_bounds
+from reports.batch import BatchError, monthly
+
+report_cli = AppGroup("report", help="Monthly usage reports (PDF).")
+
+
+def _period(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        month_bounds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@report_cli.command("monthly")
+@click.option("--month", "period", required=True, callback=_period, help="The month, YYYY-MM.")
+@click.option("--client", "client_id", type=int, help="Only this client (its id).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+    help="Folder for the PDF files (created if missing).",
+)
+@click.option("--email", is_flag=True, help="Mail each report to the client, once (closed months).")
+def monthly_command(period: str, client_id: int | None, out_dir: Path, email: bool) -> None:
+    """Write one PDF per client with a contract or time in the month; rendered on every core."""
+    with ExitStack() as stack:
+        bars: list = []
+
+        def progress(done: int, total: int) -> None:
+            if not bars:
+                bar = click.progressbar(length=total, label="Rendering", file=sys.stderr)
+                bars.append(stack.enter_context(bar))
+            bars[0].update(done - bars[0].pos)
+
+        try:
+            result = monthly(period, client_id, out_dir, progress=progress, email=email)
+        except BatchError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(str(result))
+
+
+COMMANDS = [report_cli]
