@@ -22,7 +22,7 @@ translations:
 	@for d in helpdesk/translations reports/translations; do \
 	  if [ -d $$d ]; then \
 	    dom=messages; [ $$d = reports/translations ] && dom=reports; \
-	    $(BIN)/pybabel compile -q -f -d $$d -D $$dom || exit 1; \
+	    $(BIN)/pybabel -q compile -f -d $$d -D $$dom || exit 1; \
 	  fi; \
 	done
 

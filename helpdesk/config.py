@@ -54,6 +54,10 @@ def defaults(instance_path: str) -> dict:
         "TRIAL_DAYS": 30,
         # SLA
         "SLA_WARNING_FRACTION": 0.8,
+        # Links in mail are built on this base URL (set it in production, e.g. https://help.example.com)
+        "PUBLIC_URL": None,
+        "PASSWORD_RESET_MAX_AGE": 2 * 3600,
+        "INVITE_MAX_AGE": 7 * 24 * 3600,
         # Login throttling
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_FAILURE_WINDOW_SECONDS": 900,
@@ -88,8 +92,31 @@ def defaults(instance_path: str) -> dict:
         # Telephony: the support extensions whose calls become phone entries
         "SUPPORT_EXTENSIONS": ["200", "201", "202"],
         "PHONE_COUNTRY_CODE": "381",
-        # Scheduler
+        # Scheduler (`flask scheduler`): one schedule per job in the vendor's TIMEZONE, written as
+        # "every N minutes", "daily HH:MM", "monthly D HH:MM" or "off" (see helpdesk/jobs.py).
+        "SCHEDULE_MAIL_INGEST": "every 1 minutes",
+        "SCHEDULE_SLA_SWEEP": "every 1 minutes",
+        "SCHEDULE_VISIT_PLANNER": "daily 05:00",
+        "SCHEDULE_REMINDERS": "daily 08:00",
+        "SCHEDULE_MONTH_CLOSE": "monthly 1 06:00",  # the monthly reports run right after it
+        "SCHEDULE_CONTRACT_CHANGES": "daily 00:15",
+        "SCHEDULE_BACKUP": "daily 02:00",
+        "SCHEDULE_PRUNE_JOB_RUNS": "daily 03:30",
+        #: More jobs: [{"name", "target": "module:function", "schedule", "args": ["now"]}].
+        "SCHEDULER_EXTRA_JOBS": [],
         "SCHEDULER_LOCK_FILE": str(inst / "scheduler.lock"),
+        "SCHEDULER_LOCK_POLL_SECONDS": 10,
+        "SCHEDULER_MAX_WORKERS": 4,
+        "JOB_RUN_KEEP_DAYS": 30,
+        # Visits and reminders (days before the date; percentages of the month's package)
+        "VISIT_LEAD_DAYS": 14,
+        "VISIT_REMINDER_DAYS": 7,
+        "RENEWAL_REMINDER_DAYS": [30, 7],
+        "TRIAL_REMINDER_DAYS": [7, 1],
+        "HOURS_REMINDER_PERCENTS": [80, 100],
+        # Backups (PostgreSQL: these client programs must match the server's major version)
+        "PG_DUMP": "pg_dump",
+        "PG_RESTORE": "pg_restore",
     }
 
 

@@ -107,6 +107,13 @@ JOBS: tuple[Job, ...] = (
         description="Monthly PDF reports of the closed month, mailed to the clients once.",
     ),
     Job(
+        "contract_changes",
+        "helpdesk.contracts.changes:apply_due_changes",
+        "SCHEDULE_CONTRACT_CHANGES",
+        ("now",),
+        description="Put planned package changes (downgrades) into force on their day.",
+    ),
+    Job(
         "backup",
         "helpdesk.backup:run_backup",
         "SCHEDULE_BACKUP",
