@@ -12,7 +12,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask import Blueprint, Flask, has_request_context, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, refresh
 from flask_login import current_user, user_logged_out
@@ -48,6 +48,11 @@ def browser_language() -> str | None:
 
 def select_locale() -> str:
     """Flask-Babel's locale selector (see the module docstring for the order)."""
+    if not has_request_context():
+        # Jobs and CLI commands: mail code chooses with force_locale; otherwise the default.
+        from flask import current_app
+
+        return current_app.config.get("DEFAULT_LANGUAGE", "en")
     chosen = _supported(session.get(SESSION_KEY))
     if chosen:
         return chosen
@@ -63,6 +68,8 @@ def select_locale() -> str:
 
 def select_timezone() -> str | None:
     """The user's zone, else the client company's; None falls back to BABEL_DEFAULT_TIMEZONE."""
+    if not has_request_context():
+        return None
     user = current_user
     if getattr(user, "is_authenticated", False):
         if user.timezone:
