@@ -220,6 +220,7 @@ def test_default_schedule_has_every_job_of_the_issue(app):
         "reminders",
         "month_close",
         "monthly_reports",
+        "contract_changes",
         "backup",
         "prune_job_runs",
     }
