@@ -7,6 +7,14 @@ from flask import Flask
 #: Modules exposing ``COMMANDS`` (a list of click commands or groups); each domain owns its own.
 #: Add one line per module, e.g. "helpdesk.accounting.cli",
 COMMAND_MODULES: tuple[str, ...] = (
+    "helpdesk.accounting.cli",
+    "helpdesk.scheduler",
+    "helpdesk.backup",
+    "helpdesk.visits.cli",
+    "helpdesk.reminders",
+    "helpdesk.sla.cli",
+    "mail_ingest.cli",
+    "reports.cli",
 )
 
 

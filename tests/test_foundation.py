@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -81,6 +82,7 @@ def _entry(client_id, **kw):
 
 def test_duplicate_external_reference_per_source_is_refused(app, factory):
     c = factory.client()
+    db.session.commit()
     db.session.add(_entry(c.id))
     db.session.commit()
     db.session.add(_entry(c.id))
@@ -94,6 +96,7 @@ def test_duplicate_external_reference_per_source_is_refused(app, factory):
 
 def test_negative_minutes_are_refused_except_for_adjustments(app, factory):
     c = factory.client()
+    db.session.commit()  # the client must outlive the rollback below
     db.session.add(_entry(c.id, minutes=-5, external_ref="n1"))
     with pytest.raises(IntegrityError):
         db.session.commit()
@@ -329,7 +332,7 @@ def test_migrations_upgrade_demo_downgrade_on_sqlite(tmp_path):
 def test_migrations_upgrade_demo_downgrade_on_postgresql(tmp_path, pg_url):
     from sqlalchemy import create_engine, text
 
-    name = "helpdesk_migrations_test"
+    name = f"helpdesk_migrations_test_{os.getpid()}"
     admin = create_engine(pg_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -6,6 +6,7 @@ the due times back, so the ticket service, the sweep job and reports agree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time
 
 from flask import current_app
@@ -14,7 +15,7 @@ from ..calendar import BusinessCalendar, get_calendar
 from ..contracts import active_contract, has_addon
 from ..extensions import db
 from ..models import Client, Priority, Ticket, TicketStatus, utcnow
-from .clock import SlaTargets, due_at, targets_for
+from .clock import SlaTargets, due_at, elapsed_fraction, targets_for
 
 CLOCK_BUSINESS = "business"
 CLOCK_24X7 = "24x7"
@@ -106,3 +107,79 @@ def refresh_next_due(ticket: Ticket) -> None:
         ticket.sla_next_due = ticket.first_response_due
     else:
         ticket.sla_next_due = ticket.resolution_due
+
+
+# -- reading the clocks (ticket page, sweep) ------------------------------------------------------
+
+TARGETS = ("first_response", "resolution")
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """One SLA target of a ticket as the console shows it and the sweep judges it."""
+
+    #: "first_response" or "resolution".
+    target: str
+    target_minutes: int
+    #: Due time as of ``now`` (a running pause counts as ending now).
+    due: datetime
+    #: When the target was met (first public reply, resolution), or None.
+    met_at: datetime | None
+    #: Share of the target used at ``now`` (or when it was met); may exceed 1.
+    elapsed: float
+    #: "met", "late" (met after the due time), "paused", "ok", "warning" or "breached".
+    state: str
+    paused: bool
+    warned_at: datetime | None
+    breached_at: datetime | None
+
+
+def warning_fraction() -> float:
+    return float(current_app.config.get("SLA_WARNING_FRACTION", 0.8))
+
+
+def warning_at(ticket: Ticket, target_minutes: int, now: datetime | None = None) -> datetime:
+    """The instant the share :func:`warning_fraction` of a target is used up."""
+    return due_at(ticket_calendar(ticket), ticket.created_at, target_minutes * warning_fraction(),
+                  pauses_of(ticket), now=now or utcnow())
+
+
+def read_clocks(ticket: Ticket, now: datetime | None = None) -> list[ClockReading]:
+    """The ticket's SLA targets with due time, share used and state; empty without an SLA."""
+    if ticket.sla_clock is None:
+        return []
+    now = now or utcnow()
+    cal = ticket_calendar(ticket)
+    pauses = pauses_of(ticket)
+    paused = ticket.status == TicketStatus.PENDING
+    resolved_at = (
+        ticket.resolved_at
+        if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED) else None
+    )
+    readings = []
+    for target, minutes, met_at, warned, breached in (
+        ("first_response", ticket.sla_first_response_minutes, ticket.first_response_at,
+         ticket.first_response_warned_at, ticket.first_response_breached_at),
+        ("resolution", ticket.sla_resolution_minutes, resolved_at,
+         ticket.resolution_warned_at, ticket.resolution_breached_at),
+    ):
+        if minutes is None:
+            continue
+        at = met_at or now
+        due = due_at(cal, ticket.created_at, minutes, pauses, now=at)
+        used = elapsed_fraction(cal, ticket.created_at, due, at, pauses)
+        if met_at is not None:
+            state = "late" if met_at > due else "met"
+        elif paused:
+            state = "paused"
+        elif now > due:
+            state = "breached"
+        elif used >= warning_fraction():
+            state = "warning"
+        else:
+            state = "ok"
+        readings.append(ClockReading(
+            target=target, target_minutes=minutes, due=due, met_at=met_at, elapsed=used,
+            state=state, paused=paused and met_at is None, warned_at=warned, breached_at=breached,
+        ))
+    return readings

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 
 def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
     from .agent import bp as agent_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
@@ -16,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(agent_bp, url_prefix="/console")
     app.register_blueprint(portal_bp, url_prefix="/portal")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
 
     @app.route("/")
     def index():

@@ -1,4 +1,7 @@
-"""JSON API v1: bearer tokens, JSON errors, no CSRF (no cookies are used)."""
+"""JSON API v1: bearer tokens, JSON errors, no CSRF (no cookies are used).
+
+Every route needs a token except the OpenAPI description, which says how to get one.
+"""
 
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -9,12 +12,18 @@ from ...extensions import csrf
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
+#: Endpoints anyone may call.
+PUBLIC_ENDPOINTS = frozenset({"api.openapi_json"})
+
 
 @bp.before_request
 def _authenticate():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
     g.api_user = user_from_bearer(request)
     if g.api_user is None:
         return jsonify(error="unauthorized", message="Send 'Authorization: Bearer <token>'."), 401
+    return None
 
 
 @bp.errorhandler(HTTPException)
@@ -22,4 +31,4 @@ def _json_error(exc: HTTPException):
     return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
 
-from . import routes  # noqa: E402,F401
+from . import openapi, routes, usage  # noqa: F401
