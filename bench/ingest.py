@@ -1,0 +1,386 @@
+"""Benchmark of mail ingest: a Dovecot mailbox of N realistic mails into a fresh SQLite database.
+
+Usage: python bench/ingest.py [--messages N] [--latency-messages M] [--workers W] [--keep]
+
+It starts a private Dovecot (the tests' launcher, ``tests/servers.py``) and an SMTP server
+(aiosmtpd in its own process, storing what it receives), loads the demo data into a fresh SQLite
+database, fills a mailbox with N mails (default 2,000: mail from known contacts, from new people
+at client domains and from strangers, replies by In-Reply-To, References or subject tag, HTML,
+8-bit Serbian and Turkish charsets, attachments of 20-400 KB, out-of-office replies and bounces)
+and runs one ingest pass (``ingest_all``, as ``flask ingest --once`` does) in a child process.
+It reports messages per second for that pass (from connecting to the last commit, worker start
+included), the child's peak RSS (main process plus its largest parse worker), and then, with
+``watch`` (IMAP IDLE, as ``flask ingest --watch``) running in another child, appends M mails one
+by one and measures how long each takes to become a committed article (p50/p95).
+
+The last line printed is one JSON object:
+``{"messages": N, "messages_per_s": ..., "peak_rss_mb": ..., "latency_p95_s": ...}``.
+Compare ``--messages 2000`` with ``--messages 10000``: the peak RSS must not grow with N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SUBJECTS = [
+    "Ne radi štampa fakture",
+    "Problem sa prijavom u program",
+    "Fatura yazdırma hatası",
+    "Cannot export the monthly report",
+    "Greška pri knjiženju izvoda",
+    "Yedekleme çalışmıyor",
+    "Pitanje o licenci",
+    "Slow database after update",
+]
+BODIES = [
+    (
+        "Poštovani,\n\nod jutros ne možemo da štampamo fakture. Javlja se greška 0x80.\n\n"
+        "Hvala unapred,\n{name}"
+    ),
+    (
+        "Merhaba,\n\nprogramı açtığımızda bağlantı hatası alıyoruz. Şirket ağı çalışıyor.\n\n"
+        "Saygılarımla,\n{name}"
+    ),
+    (
+        "Hello,\n\nthe export to Excel stops at 60% and the application freezes.\n"
+        "We tried twice on two computers.\n\nBest regards,\n{name}"
+    ),
+    (
+        "Zdravo,\n\nkada pokušamo da proknjižimo izvod, program javlja da konto ne postoji.\n"
+        "Šaljem snimak ekrana u prilogu.\n\n{name}"
+    ),
+]
+
+
+# -- the mail -----------------------------------------------------------------------------------
+
+
+def _headers(fields: list[tuple[str, str]]) -> bytes:
+    return "".join(f"{name}: {value}\r\n" for name, value in fields).encode("ascii")
+
+
+def _encoded(text: str) -> str:
+    import base64
+
+    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+
+
+def make_mail(index: int, rng: random.Random, senders: dict[str, list[tuple[str, str]]],
+              sent_ids: list[str], demo_threads: list[tuple[str, int]]) -> bytes:  # fmt: skip
+    """One mail of the realistic mix (see the module docstring)."""
+    kind = rng.choices(
+        ["contact", "domain", "stranger", "reply", "reply_refs", "tag", "demo_reply", "auto"],
+        weights=[40, 10, 8, 15, 5, 5, 7, 10],
+    )[0]
+    if kind in ("reply", "reply_refs") and not sent_ids:
+        kind = "contact"
+    group = {"domain": "domain", "stranger": "stranger"}.get(kind, "contact")
+    name, address = rng.choice(senders[group])
+    if kind == "domain":  # a new person at a client's domain, seen once or twice
+        address = f"person{rng.randrange(400)}@{address.split('@')[1]}"
+    message_id = f"<bench-{index}-{rng.getrandbits(40):x}@mail.example.net>"
+    subject = rng.choice(SUBJECTS)
+    fields = [
+        ("From", f"{_encoded(name)} <{address}>"),
+        ("To", "support@helpdesk.example"),
+        ("Date", format_datetime(_now())),
+        ("Message-ID", message_id),
+        ("MIME-Version", "1.0"),
+    ]
+    if kind in ("reply", "reply_refs"):
+        parent = rng.choice(sent_ids[-300:])
+        subject = "Re: " + subject
+        if kind == "reply":
+            fields.append(("In-Reply-To", parent))
+        fields.append(("References", parent))
+    elif kind in ("demo_reply", "tag"):  # the client answers one of its older tickets
+        parent, number, address, name = rng.choice(demo_threads)
+        fields[0] = ("From", f"{_encoded(name)} <{address}>")
+        if kind == "demo_reply":
+            fields.append(("In-Reply-To", parent))
+            subject = "Re: " + subject
+        else:
+            subject = f"Re: [#{number}] {subject}"
+    elif kind == "auto":
+        if rng.random() < 0.5:
+            fields.append(("Auto-Submitted", "auto-replied"))
+            subject = "Out of office: " + subject
+        else:
+            fields[0] = ("From", "MAILER-DAEMON@mail.example.net")
+            subject = "Undelivered Mail Returned to Sender"
+    fields.append(("Subject", _encoded(subject)))
+    body = rng.choice(BODIES).format(name=name)
+    charset = rng.choices(["utf-8", "windows-1250", "iso-8859-2", "windows-1254"], [6, 2, 1, 1])[0]
+    try:
+        body_bytes = body.encode(charset)
+    except UnicodeEncodeError:
+        charset, body_bytes = "utf-8", body.encode("utf-8")
+    sent_ids.append(message_id)
+    attach = rng.random() < 0.2
+    html = rng.random() < 0.35
+    if not attach and not html:
+        fields += [("Content-Type", f"text/plain; charset={charset}"),
+                   ("Content-Transfer-Encoding", "8bit")]  # fmt: skip
+        return _headers(fields) + b"\r\n" + body_bytes.replace(b"\n", b"\r\n") + b"\r\n"
+    boundary = f"=_bench_{index}"
+    fields.append(("Content-Type", f'multipart/mixed; boundary="{boundary}"'))
+    parts = [
+        f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        .encode() + body_bytes.replace(b"\n", b"\r\n")
+    ]  # fmt: skip
+    if html:
+        markup = "<html><body>" + "".join(
+            f"<p>{line}</p>" for line in body.splitlines() if line
+        ) + '<script>alert(1)</script><img src="https://tracker.example/p.gif"></body></html>'
+        parts.append(b"Content-Type: text/html; charset=utf-8\r\n"
+                     b"Content-Transfer-Encoding: 8bit\r\n\r\n" + markup.encode())  # fmt: skip
+    if attach:
+        import base64
+
+        size = rng.choice([20_000, 60_000, 150_000, 400_000])
+        data = rng.randbytes(size)
+        encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        parts.append(
+            f'Content-Type: application/pdf; name="izvod-{index}.pdf"\r\n'
+            f'Content-Disposition: attachment; filename="izvod-{index}.pdf"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n".encode() + encoded
+        )
+    sep = f"\r\n--{boundary}\r\n".encode()
+    return (_headers(fields) + b"\r\nThis is a MIME message.\r\n" + sep + sep.join(parts)
+            + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def fill(account: Any, mails: list[bytes]) -> None:
+    """APPEND every mail over one connection (delivery speed is not what we measure)."""
+    client = account.connect()
+    try:
+        for raw in mails:
+            client.append("INBOX", raw)
+    finally:
+        client.logout()
+
+
+# -- child processes ----------------------------------------------------------------------------
+
+
+def _app(config: dict[str, Any]) -> Any:
+    from helpdesk import create_app
+
+    return create_app(config)
+
+
+def child_once(config: dict[str, Any]) -> None:
+    """One ingest pass; prints its timing and memory as JSON."""
+    from mail_ingest.ingest import ingest_all
+
+    app = _app(config)
+    with app.app_context():
+        began = time.perf_counter()
+        summary = ingest_all(app)
+        seconds = time.perf_counter() - began
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({
+        "seconds": seconds, "summary": str(summary), "fetched": summary.fetched,
+        "new_tickets": summary.new_tickets, "replies": summary.replies,
+        "acknowledgements": summary.acknowledgements, "failed": summary.failed,
+        "rss_main_mb": own, "rss_worker_mb": workers,
+    }))  # fmt: skip
+
+
+def child_watch(config: dict[str, Any]) -> None:
+    """``watch`` until SIGTERM."""
+    import threading
+
+    from mail_ingest.ingest import watch
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    app = _app(config)
+    with app.app_context():
+        print("watching", flush=True)
+        watch(app, stop, idle_seconds=30)
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def seed_database(config: dict[str, Any]) -> tuple[dict[str, list[tuple[str, str]]], list]:
+    """Demo data in a fresh database; returns the senders and the demo threads to reply to."""
+    from sqlalchemy import select
+
+    from helpdesk.demo import load_demo
+    from helpdesk.extensions import db
+    from helpdesk.models import Article, ClientDomain, Contact, ContactEmail, Ticket
+
+    app = _app(config)
+    with app.app_context():
+        db.create_all()
+        load_demo()
+        db.session.commit()
+        contacts = [(c.name, e.email) for e, c in db.session.execute(
+            select(ContactEmail, Contact).join(Contact))]  # fmt: skip
+        domains = [("Nova Osoba", f"x@{d}") for d in db.session.scalars(select(ClientDomain.domain))]
+        threads = db.session.execute(
+            select(Article.message_id, Ticket.number, Ticket.requester_email,
+                   Ticket.requester_name).join(Ticket)
+            .where(Article.message_id.like("<demo-%-1@%"))
+        ).all()  # fmt: skip
+    strangers = [(f"Stranger {i}", f"someone{i}@gmail.example") for i in range(200)]
+    senders = {"contact": contacts, "domain": domains, "stranger": strangers}
+    return senders, [tuple(row) for row in threads]
+
+
+def run_child(mode: str, config: dict[str, Any], **kwargs: Any) -> subprocess.Popen:
+    path = Path(config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).with_suffix(".json")
+    path.write_text(json.dumps(config))
+    return subprocess.Popen([sys.executable, __file__, "--child", mode, str(path)], **kwargs)
+
+
+def measure_latency(config: dict[str, Any], account: Any, count: int, rng: random.Random,
+                    senders: dict, threads: list) -> list[float]:  # fmt: skip
+    """Append mails one by one while ``watch`` runs; seconds until each is a committed article."""
+    proc = run_child("watch", config, stdout=subprocess.PIPE, text=True)
+    db_path = config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    latencies = []
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "watching": the app is up
+        time.sleep(3)  # connected and idling
+        client = account.connect()
+        conn = sqlite3.connect(db_path, timeout=30)
+        try:
+            sent_ids: list[str] = []
+            for index in range(count):
+                raw = make_mail(10_000_000 + index, rng, senders, sent_ids, threads)
+                message_id = sent_ids[-1]
+                began = time.perf_counter()
+                client.append("INBOX", raw)
+                while True:
+                    row = conn.execute(
+                        "SELECT 1 FROM articles WHERE message_id = ?", (message_id,)
+                    ).fetchone()
+                    if row:
+                        latencies.append(time.perf_counter() - began)
+                        break
+                    if time.perf_counter() - began > 30:
+                        latencies.append(float("inf"))
+                        break
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0.1, 0.4))
+        finally:
+            conn.close()
+            client.logout()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--latency-messages", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=None, help="parse workers (default: auto)")
+    parser.add_argument("--keep", action="store_true", help="keep the database and files")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        config = json.loads(Path(args.child[1]).read_text())
+        (child_once if args.child[0] == "once" else child_watch)(config)
+        return
+
+    from tests.servers import free_port, start_dovecot
+
+    work = Path(tempfile.mkdtemp(prefix="helpdesk-bench-ingest-", dir="/tmp"))
+    dovecot = start_dovecot()
+    smtp_port = free_port()
+    smtp = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",
+         "-c", "aiosmtpd.handlers.Mailbox", str(work / "sent")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        account = dovecot.new_account()
+        config = {
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'helpdesk.db'}",
+            "ATTACHMENT_DIR": str(work / "attachments"),
+            "IMAP_HOST": account.host, "IMAP_PORT": account.port, "IMAP_USER": account.user,
+            "IMAP_PASSWORD": account.password, "IMAP_SECURITY": "plain",
+            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port, "MAIL_SUPPRESS_SEND": False,
+            "AUTO_REPLY_LIMIT_PER_HOUR": 1000,
+        }  # fmt: skip
+        if args.workers is not None:
+            config["INGEST_PARSE_WORKERS"] = args.workers
+        senders, threads = seed_database(config)
+        rng = random.Random(2026)
+        sent_ids: list[str] = []
+        mails = [make_mail(i, rng, senders, sent_ids, threads) for i in range(args.messages)]
+        megabytes = sum(map(len, mails)) / 1e6
+        began = time.perf_counter()
+        fill(account, mails)
+        print(f"mailbox filled: {len(mails)} mails, {megabytes:.1f} MB "
+              f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
+        del mails
+
+        child = run_child("once", config, stdout=subprocess.PIPE, text=True)
+        out, _ = child.communicate()
+        result = json.loads(out.strip().splitlines()[-1])
+        rate = result["fetched"] / result["seconds"]
+        sent = len(list((work / "sent" / "new").glob("*"))) if (work / "sent").exists() else 0
+        print(f"ingest --once: {result['summary']} in {result['seconds']:.2f} s "
+              f"= {rate:.0f} messages/s; SMTP server received {sent} mails")  # fmt: skip
+        print(f"peak RSS: main {result['rss_main_mb']:.0f} MB, "
+              f"largest parse worker {result['rss_worker_mb']:.0f} MB")  # fmt: skip
+
+        latencies = measure_latency(config, account, args.latency_messages, rng, senders, threads)
+        finite = sorted(latencies)
+        p95 = finite[max(0, round(0.95 * len(finite)) - 1)] if finite else None
+        print(f"watch: {len(latencies)} mails appended one by one; latency p50 "
+              f"{statistics.median(finite):.3f} s, p95 {p95:.3f} s, max {finite[-1]:.3f} s")  # fmt: skip
+        print(json.dumps({
+            "messages": args.messages,
+            "messages_per_s": round(rate, 1),
+            "peak_rss_mb": round(result["rss_main_mb"] + result["rss_worker_mb"], 1),
+            "latency_p95_s": round(p95, 3) if p95 is not None else None,
+        }))  # fmt: skip
+    finally:
+        smtp.terminate()
+        smtp.wait(timeout=10)
+        dovecot.stop()
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

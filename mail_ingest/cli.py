@@ -1,0 +1,62 @@
+"""``flask ingest --once`` / ``--watch``: thin commands over :mod:`mail_ingest.ingest`."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from mail_ingest.imap import ImapConfigError, MailboxConfig
+
+
+@click.command("ingest")
+@click.option("--once", "mode", flag_value="once", default=True, help="One pass, then exit.")
+@click.option(
+    "--watch",
+    "mode",
+    flag_value="watch",
+    help="Stay connected (IMAP IDLE) and ingest as mail arrives.",
+)
+@with_appcontext
+def ingest_command(mode: str) -> None:
+    """Turn new support mail into tickets; prints what was fetched, created and acknowledged."""
+    from mail_ingest.config import mailbox_configs
+    from mail_ingest.ingest import IngestError, Summary, ingest_all, watch
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        configs = mailbox_configs(app.config)
+    except ImapConfigError as exc:
+        raise click.ClickException(f"mailbox settings: {exc}") from exc
+    if not configs:
+        raise click.ClickException(
+            "no mailbox is configured: set HELPDESK_IMAP_HOST and HELPDESK_IMAP_USER "
+            "(or HELPDESK_IMAP_MAILBOXES)"
+        )
+    if mode == "watch":
+        logging.getLogger("mail_ingest").setLevel(logging.INFO)
+
+        def report(config: MailboxConfig, summary: Summary) -> None:
+            click.echo(f"{config.name}: {summary}")
+            for error in summary.errors:
+                click.echo(f"  error: {error}", err=True)
+
+        click.echo(f"watching {', '.join(c.name for c in configs)} (Ctrl-C to stop)")
+        try:
+            watch(app, on_pass=report)
+        except KeyboardInterrupt:
+            click.echo("stopped")
+        return
+    try:
+        summary = ingest_all(app)
+    except IngestError as exc:
+        click.echo(str(exc.summary))
+        for error in exc.summary.errors:
+            click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from exc
+    click.echo(str(summary))
+
+
+COMMANDS = [ingest_command]

@@ -1,0 +1,640 @@
+"""The ingest pipeline: new mail in each support mailbox becomes tickets, nothing lost, nothing twice.
+
+Per mailbox, ``MailboxState`` keeps the folder's UIDVALIDITY and the last UID whose mail is
+stored *and* filed away. A pass asks the server for the UIDs above it and streams them in
+batches (``fetch_batches``: bounded by count and bytes, never the whole mailbox). A big pass
+fetches on a second connection in a thread and parses in worker processes
+(:mod:`mail_ingest.prepare`), a few batches ahead of the one being stored, so the server, the
+parser and the database work at the same time. Each batch is stored in one transaction
+(:mod:`mail_ingest.store`: one SAVEPOINT for the batch, one per message when a message fails).
+Only after that commit is the mail filed away on the server (moved to the processed folder,
+or flagged \\Seen), and only after that does ``last_uid`` move on. So:
+
+* a crash between the commit and the flag re-reads the batch next time; its Message-IDs are
+  stored already (``Article.message_id`` is unique), so the mail is just filed away;
+* two ingest processes on one mailbox serialise on the mailbox's state row (each batch
+  transaction starts by updating it) and the second finds the first one's Message-IDs;
+* when UIDVALIDITY changes, the folder is read again from the start and the Message-IDs decide;
+* a message that cannot be stored gets an ``IngestFailure`` row (error, attempts; shown to
+  admins) and is moved to the failed folder (or flagged \\Flagged in place when there is none):
+  never deleted, never blocking the mail behind it. Putting it back into the inbox retries it.
+  Database trouble that is not the message's fault (locked, connection lost) and attachment
+  store errors (disk full) roll the batch back unflagged; the next pass tries again.
+
+Acknowledgements of new tickets are queued in the batch's own transaction (an outbox, see
+:mod:`mail_ingest.outgoing`) and mailed from a background thread once it is committed; a failed
+acknowledgement never touches the ticket, and one left queued by a crash goes out on a later pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from helpdesk.extensions import db
+from helpdesk.models import MailboxState, utcnow
+from mail_ingest import outgoing
+from mail_ingest.config import mailbox_configs, own_addresses
+from mail_ingest.imap import (
+    ImapError,
+    ImapMailbox,
+    ImapProtocolError,
+    MailboxConfig,
+    open_mailbox,
+)
+from mail_ingest.prepare import PreparedMessage, prepare_batch, unprepared
+from mail_ingest.store import FAILED, NEW_TICKET, REPLY, StoreSettings, store_batch
+
+log = logging.getLogger(__name__)
+
+#: Batches smaller than this are parsed in the storing process (no hand-over latency).
+POOL_MIN_BATCH = 16
+#: Messages per task sent to a worker process.
+POOL_CHUNK = 8
+#: Parsed batches waiting while one is being stored (bounds memory, whatever the mailbox size).
+PIPELINE_DEPTH = 2
+#: Seconds of IMAP IDLE before a watch loop checks in (and re-reads the folder) anyway.
+DEFAULT_IDLE_SECONDS = 300
+#: Reconnect back-off of ``watch``: first wait and ceiling, seconds.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 300.0
+
+
+class IngestError(RuntimeError):
+    """At least one mailbox could not be read; ``summary`` holds what the pass did anyway."""
+
+    def __init__(self, summary: Summary) -> None:
+        super().__init__("; ".join(summary.errors) + f" ({summary})")
+        self.summary = summary
+
+
+@dataclass
+class Summary:
+    """What a pass did, for the CLI, the scheduler's job log and the benchmark."""
+
+    fetched: int = 0
+    new_tickets: int = 0
+    replies: int = 0
+    duplicates: int = 0
+    acknowledgements: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: Summary) -> None:
+        for name in (
+            "fetched",
+            "new_tickets",
+            "replies",
+            "duplicates",
+            "acknowledgements",
+            "failed",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+    def __str__(self) -> str:
+        text = (
+            f"fetched {self.fetched}, new tickets {self.new_tickets}, "
+            f"threaded replies {self.replies}, acknowledgements sent {self.acknowledgements}, "
+            f"failed {self.failed}"
+        )
+        if self.duplicates:
+            text += f", already stored {self.duplicates}"
+        if self.errors:
+            text += f", mailbox errors {len(self.errors)}"
+        return text
+
+
+class _BatchAborted(Exception):
+    """The batch could not be stored for reasons outside the mail; retry on the next pass."""
+
+
+# -- parsing --------------------------------------------------------------------------------------
+
+
+class _Parser:
+    """Parses fetched mail: in worker processes for big batches, inline for small ones."""
+
+    def __init__(self, workers: int, max_attachment_bytes: int, attachment_root: str) -> None:
+        self.workers = workers
+        self.options = {
+            "max_attachment_bytes": max_attachment_bytes,
+            "attachment_root": attachment_root,
+        }
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Start the worker processes now, e.g. while the first batch is being fetched."""
+        if self.workers > 0:
+            self._executor()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # spawn: workers share no sockets, locks or threads with this process
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                for _ in range(self.workers):  # start them all now, not on the first task
+                    self._pool.submit(int)
+            return self._pool
+
+    def submit(self, batch: list[tuple[int, bytes]]) -> Callable[[], list[PreparedMessage]]:
+        """Start parsing; the returned callable waits for and returns the prepared messages."""
+        if self.workers <= 0 or len(batch) < POOL_MIN_BATCH:
+            return lambda: prepare_batch(batch, **self.options)
+        pool = self._executor()
+        futures: list[Future[list[PreparedMessage]]] = [
+            pool.submit(prepare_batch, batch[start : start + POOL_CHUNK], **self.options)
+            for start in range(0, len(batch), POOL_CHUNK)
+        ]
+
+        def result() -> list[PreparedMessage]:
+            try:
+                return [item for future in futures for item in future.result()]
+            except BrokenProcessPool:
+                return self._one_by_one(batch)
+
+        return result
+
+    def _one_by_one(self, batch: list[tuple[int, bytes]]) -> list[PreparedMessage]:
+        """A worker died: parse each message alone in a fresh one, to find the one that kills."""
+        log.error("a parse worker died; parsing the batch message by message")
+        prepared = []
+        for uid, raw in batch:
+            self._reset()
+            try:
+                prepared += (
+                    self._executor().submit(prepare_batch, [(uid, raw)], **self.options).result()
+                )
+            except BrokenProcessPool:
+                log.error("parsing mail uid %s kills the parser: set aside", uid)
+                prepared.append(unprepared(uid, raw, "the parser crashed on this message"))
+        return prepared
+
+    def _reset(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+
+def _default_workers(settings: Mapping[str, Any]) -> int:
+    configured = settings.get("INGEST_PARSE_WORKERS")
+    if configured is not None:
+        return max(0, int(configured))
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+# -- fetching -------------------------------------------------------------------------------------
+
+_Parsed = tuple[list[int], Callable[[], list[PreparedMessage]]]
+_DONE = object()
+
+
+def _present(mailbox: ImapMailbox, batch: list[tuple[int, Any]]) -> list[tuple[int, bytes]]:
+    """The batch without mail expunged meanwhile (the server may answer NIL for it); mail
+    still there but sent without content is an error, so it is tried again later, not lost."""
+    missing = [uid for uid, raw in batch if raw is None]
+    if missing:
+        still_there = sorted(mailbox.message_sizes(missing))
+        if still_there:
+            raise ImapProtocolError(f"the server sent no content for UIDs {still_there}")
+    return [(uid, raw) for uid, raw in batch if raw is not None]
+
+
+class _InlineFetch:
+    """Batches fetched on the ingest's own connection, one at a time (small passes, IDLE)."""
+
+    def __init__(self, mailbox: ImapMailbox, uids: list[int], parser: _Parser) -> None:
+        self._mailbox = mailbox
+        self._batches = mailbox.fetch_batches(uids)
+        self._parser = parser
+
+    def __iter__(self) -> Iterator[_Parsed]:
+        for batch in self._batches:
+            batch = _present(self._mailbox, batch)
+            if batch:  # empty: filed away by a concurrent ingest since the search
+                yield [uid for uid, _ in batch], self._parser.submit(batch)
+
+    def close(self) -> None:
+        self._batches.close()
+
+
+class _Prefetcher:
+    """Fetches batches on a second connection in a thread and hands them to the parser, so
+    the server's and the parse workers' time overlaps the storing. At most ``depth`` parsed
+    batches wait, so memory does not grow with the mailbox."""
+
+    def __init__(
+        self,
+        config: MailboxConfig,
+        uidvalidity: int,
+        uids: list[int],
+        parser: _Parser,
+        depth: int = PIPELINE_DEPTH,
+    ) -> None:
+        self.uidvalidity = uidvalidity
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(config, uids, parser), name=f"fetch-{config.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, config: MailboxConfig, uids: list[int], parser: _Parser) -> None:
+        try:
+            with open_mailbox(config) as reader:
+                if reader.uidvalidity() != self.uidvalidity:
+                    raise ImapProtocolError("the folder's UIDVALIDITY changed during the pass")
+                for fetched in reader.fetch_batches(uids):
+                    if self._stop.is_set():
+                        return
+                    batch = _present(reader, fetched)
+                    if batch:
+                        self._put(([uid for uid, _ in batch], parser.submit(batch)))
+        except Exception as exc:  # noqa: BLE001 - handed to the storing thread, which raises it
+            self._put(exc)
+        finally:
+            self._put(_DONE)
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[_Parsed]:
+        while (item := self._queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+
+
+class Ingestor:
+    """Ingest for one app: reads mailboxes, stores tickets, sends acknowledgements.
+
+    Use as a context manager (or call ``close``) so the parse workers are stopped.
+    """
+
+    def __init__(self, app: Flask, *, workers: int | None = None) -> None:
+        self.app = app
+        cfg = app.config
+        self.own_addresses = own_addresses(cfg)
+        self.parser = _Parser(
+            _default_workers(cfg) if workers is None else workers,
+            int(cfg["ATTACHMENT_MAX_BYTES"]),
+            str(cfg["ATTACHMENT_DIR"]),
+        )
+        self._last_resend = -float("inf")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.parser.close()
+
+    # -- one pass -----------------------------------------------------------------------------
+    def run_mailbox(self, config: MailboxConfig) -> Summary:
+        """Connect, ingest everything new, disconnect; IMAP errors end up in ``errors``."""
+        summary = Summary()
+        try:
+            with open_mailbox(config) as mailbox:
+                mailbox.ensure_folders()
+                self.drain(mailbox, summary)
+        except ImapError as exc:
+            log.warning("mailbox %s: %s", config.name, exc)
+            summary.errors.append(f"{config.name}: {exc}")
+        return summary
+
+    def drain(self, mailbox: ImapMailbox, summary: Summary | None = None) -> Summary:
+        """Ingest every message above the stored last UID of an open mailbox (counting into
+        ``summary``, so what was done before an IMAP error still shows)."""
+        config = mailbox.config
+        summary = summary if summary is not None else Summary()
+        uidvalidity = mailbox.uidvalidity()
+        last_uid = _begin_state(config.name, uidvalidity)
+        uids = mailbox.new_uids(last_uid)
+        acks = outgoing.AcknowledgementSender(self.app)
+        self._resend_left_behind(acks)
+        try:
+            if uids:
+                self._ingest(mailbox, uidvalidity, uids, summary, acks)
+        except _BatchAborted as exc:
+            summary.errors.append(f"{config.name}: {exc}")
+        finally:
+            summary.acknowledgements += _record_acks(acks.close())
+        return summary
+
+    def _ingest(
+        self,
+        mailbox: ImapMailbox,
+        uidvalidity: int,
+        uids: list[int],
+        summary: Summary,
+        acks: outgoing.AcknowledgementSender,
+    ) -> None:
+        """Fetch, parse, store and file ``uids`` in batches, parsing one batch ahead."""
+        config = mailbox.config
+        if len(uids) >= POOL_MIN_BATCH:
+            self.parser.warm_up()
+        settings = StoreSettings(
+            mailbox=config.name,
+            uidvalidity=uidvalidity,
+            queue=config.queue or "support",
+            own_addresses=self.own_addresses,
+            message_id_domain=outgoing.message_id_domain(),
+        )
+        if len(uids) > config.batch_size:
+            source: _Prefetcher | _InlineFetch = _Prefetcher(config, uidvalidity, uids, self.parser)
+        else:
+            source = _InlineFetch(mailbox, uids, self.parser)
+        try:
+            for batch_uids, result in source:
+                summary.fetched += len(batch_uids)
+                self._finish(mailbox, settings, batch_uids, result, summary, acks)
+        finally:
+            source.close()
+
+    def _resend_left_behind(self, acks: outgoing.AcknowledgementSender) -> None:
+        """Hand queued acknowledgements left by a crash or an SMTP outage to the sender (at
+        most once per RETRY_AFTER: it scans the queued articles)."""
+        now = time.monotonic()
+        if now - self._last_resend < outgoing.RETRY_AFTER.total_seconds():
+            return
+        self._last_resend = now
+        try:
+            jobs = outgoing.pending_acknowledgements()
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("queued acknowledgements could not be read")
+            return
+        acks.submit(jobs)
+
+    def _finish(
+        self,
+        mailbox: ImapMailbox,
+        settings: StoreSettings,
+        uids: list[int],
+        result: Callable[[], list[PreparedMessage]],
+        summary: Summary,
+        acks: outgoing.AcknowledgementSender,
+    ) -> None:
+        """Store one parsed batch, file its mail away, move last_uid on, acknowledge."""
+        try:
+            prepared = result()
+        except OSError as exc:
+            raise _BatchAborted(f"attachments could not be stored: {exc}") from exc
+        summary.acknowledgements += _record_acks(acks.results())
+        try:
+            _lock_state(settings.mailbox)
+            outcomes = store_batch(prepared, settings)
+            db.session.commit()
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            raise _BatchAborted(f"database: {exc}") from exc
+        del prepared
+        acks.submit(o.ack for o in outcomes if o.ack is not None)
+        done = [o.uid for o in outcomes if o.kind != FAILED]
+        failed = [o.uid for o in outcomes if o.kind == FAILED]
+        _file_away(mailbox.mark_done, mailbox, done)
+        _file_away(mailbox.move_failed, mailbox, failed)
+        _advance_state(settings.mailbox, settings.uidvalidity, max(uids))
+        for outcome in outcomes:
+            if outcome.kind == NEW_TICKET:
+                summary.new_tickets += 1
+            elif outcome.kind == REPLY:
+                summary.replies += 1
+            elif outcome.kind == FAILED:
+                summary.failed += 1
+            else:
+                summary.duplicates += 1
+
+    # -- watching -----------------------------------------------------------------------------
+    def watch_mailbox(
+        self,
+        config: MailboxConfig,
+        stop: threading.Event,
+        *,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        on_pass: Callable[[MailboxConfig, Summary], None] | None = None,
+    ) -> None:
+        """Stay connected: ingest, wait with IMAP IDLE, repeat; reconnect with back-off."""
+        backoff = BACKOFF_FIRST
+        while not stop.is_set():
+            try:
+                with open_mailbox(config) as mailbox:
+                    mailbox.ensure_folders()
+                    log.info("mailbox %s: connected, watching", config.name)
+                    backoff = BACKOFF_FIRST
+                    while not stop.is_set():
+                        summary = self.drain(mailbox)
+                        if on_pass is not None and (summary.fetched or summary.errors):
+                            on_pass(config, summary)
+                        if summary.errors:
+                            raise _BatchAborted("; ".join(summary.errors))
+                        if summary.fetched:
+                            continue  # more may have come in meanwhile
+                        mailbox.idle_wait(idle_seconds)
+            except (ImapError, _BatchAborted, SQLAlchemyError) as exc:
+                db.session.rollback()
+                log.warning("mailbox %s: %s; reconnecting in %.0f s", config.name, exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+            except Exception:  # a bug must not end the watch for good: log it, back off
+                db.session.rollback()
+                log.exception("mailbox %s: ingest failed; retrying in %.0f s", config.name, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+            finally:
+                db.session.remove()
+
+
+def _file_away(action: Callable[[list[int]], None], mailbox: ImapMailbox, uids: list[int]) -> None:
+    """Flag or move ``uids``; mail a concurrent ingest filed away meanwhile is left out (the
+    server refuses a MOVE naming mail that is gone)."""
+    for attempt in range(3):
+        try:
+            action(uids)
+            return
+        except ImapProtocolError:
+            still_there = sorted(mailbox.message_sizes(uids))
+            if attempt == 2 or still_there == sorted(uids):
+                raise
+            uids = still_there
+            if not uids:
+                return
+
+
+def _record_acks(results: list[outgoing.AckResult]) -> int:
+    """Write acknowledgement outcomes in their own small transaction; returns how many went."""
+    if not results:
+        return 0
+    try:
+        sent = outgoing.record_results(results)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("acknowledgement outcomes could not be saved (they stay queued)")
+        return 0
+    return sent
+
+
+# -- mailbox state --------------------------------------------------------------------------------
+
+
+def _begin_state(name: str, uidvalidity: int) -> int:
+    """The last UID done in this folder; 0 for a new folder or one whose UIDVALIDITY changed."""
+    state = db.session.scalar(select(MailboxState).where(MailboxState.name == name))
+    if state is None:
+        db.session.add(MailboxState(name=name, uidvalidity=uidvalidity, last_uid=0))
+        try:
+            db.session.commit()
+        except IntegrityError:  # created by a concurrent ingest
+            db.session.rollback()
+        state = db.session.scalar(select(MailboxState).where(MailboxState.name == name))
+    if state.uidvalidity != uidvalidity:
+        log.warning(
+            "mailbox %s: UIDVALIDITY changed (%s -> %s): reading the folder again; "
+            "mail stored before is recognised by its Message-ID",
+            name,
+            state.uidvalidity,
+            uidvalidity,
+        )
+        state.uidvalidity, state.last_uid = uidvalidity, 0
+    last_uid = int(state.last_uid or 0)
+    db.session.commit()
+    return last_uid
+
+
+def _lock_state(name: str) -> None:
+    """Start the batch transaction by writing the mailbox's row: concurrent ingests queue here."""
+    db.session.execute(
+        update(MailboxState).where(MailboxState.name == name).values(updated_at=utcnow())
+    )
+
+
+def _advance_state(name: str, uidvalidity: int | None, uid: int) -> None:
+    """Move last_uid on to ``uid`` (never back), for the same UIDVALIDITY only."""
+    try:
+        db.session.execute(
+            update(MailboxState)
+            .where(
+                MailboxState.name == name,
+                MailboxState.uidvalidity == uidvalidity,
+                MailboxState.last_uid < uid,
+            )
+            .values(last_uid=uid, updated_at=utcnow())
+        )
+        db.session.commit()
+    except OperationalError as exc:  # the mail is stored and filed; the next pass skips it
+        db.session.rollback()
+        raise _BatchAborted(f"database: {exc}") from exc
+
+
+# -- entry points ---------------------------------------------------------------------------------
+
+
+def _resolve_app(app_or_config: Flask | Mapping[str, Any] | None) -> Flask:
+    if isinstance(app_or_config, Flask):
+        return app_or_config
+    if app_or_config is None:
+        return current_app._get_current_object()  # type: ignore[attr-defined]
+    from helpdesk import create_app
+
+    return create_app(dict(app_or_config))
+
+
+def _in_context(app: Flask) -> bool:
+    return has_app_context() and current_app._get_current_object() is app  # type: ignore[attr-defined]
+
+
+def ingest_all(app_or_config: Flask | Mapping[str, Any] | None = None) -> Summary:
+    """One pass over every configured mailbox (the scheduler's job and ``flask ingest --once``).
+
+    Raises IngestError (with the summary of what did work) when a mailbox could not be read.
+    """
+    app = _resolve_app(app_or_config)
+    if not _in_context(app):
+        with app.app_context():
+            return ingest_all(app)
+    summary = Summary()
+    with Ingestor(app) as ingestor:
+        for config in mailbox_configs(app.config):
+            summary.add(ingestor.run_mailbox(config))
+    if summary.errors:
+        raise IngestError(summary)
+    return summary
+
+
+def watch(
+    app: Flask,
+    stop: threading.Event | None = None,
+    *,
+    idle_seconds: float | None = None,
+    on_pass: Callable[[MailboxConfig, Summary], None] | None = None,
+) -> None:
+    """Watch every configured mailbox with IMAP IDLE until ``stop`` is set (one thread each)."""
+    stop = stop or threading.Event()
+    configs = mailbox_configs(app.config)
+    if not configs:
+        raise ValueError("no mailbox is configured (IMAP_HOST/IMAP_USER or IMAP_MAILBOXES)")
+    idle = float(idle_seconds or app.config.get("INGEST_IDLE_SECONDS") or DEFAULT_IDLE_SECONDS)
+    with Ingestor(app) as ingestor:
+
+        def run(config: MailboxConfig) -> None:
+            with app.app_context():
+                ingestor.watch_mailbox(config, stop, idle_seconds=idle, on_pass=on_pass)
+
+        if len(configs) == 1:  # in this thread, so Ctrl-C interrupts the IDLE at once
+            try:
+                run(configs[0])
+            finally:
+                stop.set()
+            return
+        threads = [
+            threading.Thread(target=run, args=(config,), name=f"ingest-{config.name}", daemon=True)
+            for config in configs
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            while any(thread.is_alive() for thread in threads):
+                for thread in threads:
+                    thread.join(timeout=0.5)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=2)  # daemon threads: one still in IDLE ends with us
