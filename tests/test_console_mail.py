@@ -27,7 +27,6 @@ def app_config(smtp_server):  # noqa: F811
 
 @pytest.fixture
 def ticket(factory):
-    pytest.importorskip("mail_ingest.outgoing")
     c = factory.client("Mail Co")
     factory.contract(c, "standard")
     t = create_ticket(subject="Scanner offline", client_id=c.id,
