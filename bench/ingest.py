@@ -9,9 +9,10 @@ at client domains and from strangers, replies by In-Reply-To, References or subj
 8-bit Serbian and Turkish charsets, attachments of 20-400 KB, out-of-office replies and bounces)
 and runs one ingest pass (``ingest_all``, as ``flask ingest --once`` does) in a child process.
 It reports messages per second for that pass (from connecting to the last commit, worker start
-included), the child's peak RSS (main process plus its largest parse worker), and then, with
-``watch`` (IMAP IDLE, as ``flask ingest --watch``) running in another child, appends M mails one
-by one and measures how long each takes to become a committed article (p50/p95).
+included), the child's peak RSS (VmHWM of the ingest process plus that of its largest parse
+worker: both run at once), and then, with ``watch`` (IMAP IDLE, as ``flask ingest --watch``)
+running in another child, appends M mails one by one and measures how long each takes to become
+a committed article (p50/p95).
 
 The last line printed is one JSON object:
 ``{"messages": N, "messages_per_s": ..., "peak_rss_mb": ..., "latency_p95_s": ...}``.
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import shutil
 import signal
 import sqlite3
@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -174,14 +175,45 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-def fill(account: Any, mails: list[bytes]) -> None:
-    """APPEND every mail over one connection (delivery speed is not what we measure)."""
+def fill(account: Any, mails: Iterable[bytes]) -> tuple[int, int]:
+    """APPEND every mail over one connection, one by one (this process stays small: a child
+    inherits its parent's peak RSS figure); returns (mails, bytes)."""
     client = account.connect()
+    count = size = 0
     try:
         for raw in mails:
             client.append("INBOX", raw)
+            count, size = count + 1, size + len(raw)
     finally:
         client.logout()
+    return count, size
+
+
+def _hwm_mb(pid: int | str = "self") -> float:
+    """Peak resident memory of one process (VmHWM: per process image, not inherited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def _child_pids() -> list[int]:
+    pids: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def _watch_workers(peaks: dict[int, float]) -> None:
+    """Keep the peak RSS of each child process (the parse workers) while they live."""
+    while True:
+        for pid in _child_pids():
+            peaks[pid] = max(peaks.get(pid, 0.0), _hwm_mb(pid))
+        time.sleep(0.2)
 
 
 # -- child processes ----------------------------------------------------------------------------
@@ -195,15 +227,19 @@ def _app(config: dict[str, Any]) -> Any:
 
 def child_once(config: dict[str, Any]) -> None:
     """One ingest pass; prints its timing and memory as JSON."""
+    import threading
+
     from mail_ingest.ingest import ingest_all
 
     app = _app(config)
+    peaks: dict[int, float] = {}
+    threading.Thread(target=_watch_workers, args=(peaks,), daemon=True).start()
     with app.app_context():
         began = time.perf_counter()
         summary = ingest_all(app)
         seconds = time.perf_counter() - began
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own = _hwm_mb()
+    workers = max(peaks.values(), default=0.0)
     print(json.dumps({
         "seconds": seconds, "summary": str(summary), "fetched": summary.fetched,
         "new_tickets": summary.new_tickets, "replies": summary.replies,
@@ -343,13 +379,12 @@ def main() -> None:
         senders, threads = seed_database(config)
         rng = random.Random(2026)
         sent_ids: list[str] = []
-        mails = [make_mail(i, rng, senders, sent_ids, threads) for i in range(args.messages)]
-        megabytes = sum(map(len, mails)) / 1e6
         began = time.perf_counter()
-        fill(account, mails)
-        print(f"mailbox filled: {len(mails)} mails, {megabytes:.1f} MB "
+        count, size = fill(
+            account, (make_mail(i, rng, senders, sent_ids, threads) for i in range(args.messages))
+        )
+        print(f"mailbox filled: {count} mails, {size / 1e6:.1f} MB "
               f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
-        del mails
 
         child = run_child("once", config, stdout=subprocess.PIPE, text=True)
         out, _ = child.communicate()
