@@ -35,7 +35,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -64,6 +64,9 @@ log = logging.getLogger(__name__)
 POOL_MIN_BATCH = 16
 #: Messages per task sent to a worker process.
 POOL_CHUNK = 8
+#: Passes with at least this many new mails render and send acknowledgements in a separate
+#: mailer process (when parse workers are enabled); smaller ones use a thread.
+MAILER_PROCESS_MIN = 200
 #: Parsed batches waiting while one is being stored (bounds memory, whatever the mailbox size).
 PIPELINE_DEPTH = 2
 #: Seconds of IMAP IDLE before a watch loop checks in (and re-reads the folder) anyway.
@@ -192,6 +195,7 @@ class _Parser:
                 self._pool = None
 
     def close(self) -> None:
+        """Stop the worker processes."""
         with self._lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
@@ -315,6 +319,7 @@ class Ingestor:
             str(cfg["ATTACHMENT_DIR"]),
         )
         self._last_resend = -float("inf")
+        self._mailer: Executor | None = None
 
     def __enter__(self) -> Self:
         return self
@@ -323,7 +328,17 @@ class Ingestor:
         self.close()
 
     def close(self) -> None:
+        """Stop the parse workers and the mailer process."""
         self.parser.close()
+        if self._mailer is not None:
+            self._mailer.shutdown(wait=True)
+            self._mailer = None
+
+    def _mailer_for(self, new_mails: int) -> Executor | None:
+        """The mailer process for a big pass (started once, kept for the next passes)."""
+        if self._mailer is None and self.parser.workers > 0 and new_mails >= MAILER_PROCESS_MIN:
+            self._mailer = outgoing.mailer_process(self.app)
+        return self._mailer
 
     # -- one pass -----------------------------------------------------------------------------
     def run_mailbox(self, config: MailboxConfig) -> Summary:
@@ -346,7 +361,7 @@ class Ingestor:
         uidvalidity = mailbox.uidvalidity()
         last_uid = _begin_state(config.name, uidvalidity)
         uids = mailbox.new_uids(last_uid)
-        acks = outgoing.AcknowledgementSender(self.app)
+        acks = outgoing.AcknowledgementSender(self.app, self._mailer_for(len(uids)))
         self._resend_left_behind(acks)
         try:
             if uids:

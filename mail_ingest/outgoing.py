@@ -14,11 +14,14 @@ auto-responders cannot keep answering each other.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.util
 import queue
 import secrets
 import smtplib
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -373,6 +376,7 @@ class AckPolicy:
         return self._senders[queue]
 
     def add(self, article: dict[str, Any], auto_reply: dict[str, Any]) -> None:
+        """Queue one acknowledgement's rows; it counts towards the recipient's limit at once."""
         self._articles.append(article)
         self._auto_replies.append(auto_reply)
         recipient = auto_reply["recipient"]
@@ -383,6 +387,7 @@ class AckPolicy:
         return len(self._articles)
 
     def rollback_to(self, mark: int) -> None:
+        """Drop what was queued after ``mark`` (its ticket was rolled back)."""
         for row in self._auto_replies[mark:]:
             self.counts[row["recipient"]] -= 1
         del self._articles[mark:], self._auto_replies[mark:]
@@ -648,29 +653,56 @@ def send_acknowledgement(ticket: Ticket, article: Article, *, now: datetime | No
 
 
 class AcknowledgementSender:
-    """Mails acknowledgements from a background thread, so waiting on SMTP does not hold up
-    ingest; results are collected with :meth:`results` and written with :func:`record_results`."""
+    """Mails acknowledgements in the background, so waiting on SMTP does not hold up ingest:
+    from a thread, or, for a big pass, in a mailer process (:func:`mailer_process`), where
+    rendering and encoding the mails do not compete with storing tickets for this process's
+    interpreter lock. Outcomes are collected with :meth:`results` and written with
+    :func:`record_results`."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, mailer: Executor | None = None) -> None:
         self._app = app
+        self._mailer = mailer
+        self._futures: list[tuple[list[AckJob], Future[list[AckResult]]]] = []
         self._jobs: queue.SimpleQueue[AckJob | None] = queue.SimpleQueue()
         self._results: list[AckResult] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         #: Message-IDs of acknowledgements handed over and not yet reported back.
-        self.pending: set[int] = set()
+        self.pending: set[str] = set()
 
     def submit(self, jobs: Iterable[AckJob]) -> None:
+        """Hand committed acknowledgements over for mailing."""
+        jobs = list(jobs)
+        if not jobs:
+            return
+        with self._lock:
+            self.pending.update(job.message_id for job in jobs)
+        if self._mailer is not None:
+            self._futures.append((jobs, self._mailer.submit(_deliver_in_mailer, jobs)))
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="ack-sender", daemon=True)
+            self._thread.start()
         for job in jobs:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="ack-sender", daemon=True)
-                self._thread.start()
-            with self._lock:
-                self.pending.add(job.message_id)
             self._jobs.put(job)
 
-    def results(self) -> list[AckResult]:
-        """The outcomes reported since the last call."""
+    def results(self, *, wait: bool = False) -> list[AckResult]:
+        """The outcomes reported since the last call (``wait``: for everything submitted)."""
+        still_running = []
+        for jobs, future in self._futures:
+            if not (wait or future.done()):
+                still_running.append((jobs, future))
+                continue
+            try:
+                found = future.result()
+            except Exception as exc:  # noqa: BLE001 - the mailer process died: try again later
+                log.warning("the mailer process failed: %s", exc)
+                found = [
+                    AckResult(j.message_id, sent=False, retry=True, error=str(exc)) for j in jobs
+                ]
+            with self._lock:
+                self._results.extend(found)
+        self._futures = still_running
         with self._lock:
             found, self._results = self._results, []
             for result in found:
@@ -683,7 +715,7 @@ class AcknowledgementSender:
             self._jobs.put(None)
             self._thread.join()
             self._thread = None
-        return self.results()
+        return self.results(wait=True)
 
     def _run(self) -> None:
         with self._app.app_context():
@@ -695,3 +727,34 @@ class AcknowledgementSender:
                         self._results.append(result)
             finally:
                 session.close()
+
+
+# -- the mailer process -------------------------------------------------------------------------
+
+_mailer_app: Flask | None = None
+_mailer_session: _Session | None = None
+
+
+def mailer_process(app: Flask) -> Executor:
+    """A process that renders and mails acknowledgements for a big ingest pass (it builds its
+    own app from this app's settings; its SMTP session stays open between batches)."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        1, mp_context=context, initializer=_start_mailer, initargs=(dict(app.config),)
+    )
+
+
+def _start_mailer(settings: dict[str, Any]) -> None:
+    global _mailer_app, _mailer_session
+    from helpdesk import create_app
+
+    _mailer_app = create_app(settings)
+    _mailer_session = _Session()
+    multiprocessing.util.Finalize(None, _mailer_session.close, exitpriority=10)  # at exit: QUIT
+
+
+def _deliver_in_mailer(jobs: list[AckJob]) -> list[AckResult]:
+    assert _mailer_app is not None and _mailer_session is not None
+    _mailer_session.broken = False  # an outage is judged afresh for every batch
+    with _mailer_app.app_context():
+        return [_deliver_one(job, _mailer_session) for job in jobs]

@@ -170,6 +170,25 @@ def test_corpus_mail_becomes_tickets_and_only_people_are_acknowledged(
     assert (again.fetched, again.new_tickets, again.acknowledgements) == (0, 0, 0)
 
 
+def test_a_big_pass_parses_and_mails_in_worker_processes(
+    app, imap_account: ImapAccount, smtp_server: SmtpSink, monkeypatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "MAILER_PROCESS_MIN", 10)
+    app.config.update(INGEST_PARSE_WORKERS=1, IMAP_BATCH_SIZE=16)
+    for n in range(40):
+        imap_account.append(mail(f"user{n}@example.com", f"Problem {n}", f"<big-{n}@example.com>"))
+
+    summary = ingest_all(app)
+
+    assert (summary.fetched, summary.new_tickets, summary.acknowledgements) == (40, 40, 40)
+    received = smtp_server.wait_for(40)
+    assert sorted(r for m in received for r in m.rcpt_tos) == sorted(
+        f"user{n}@example.com" for n in range(40)
+    )
+    sent = count(Article, Article.is_auto.is_(True), Article.send_status == SendStatus.SENT)
+    assert sent == 40
+
+
 def test_8bit_bodies_keep_their_letters(app, imap_account: ImapAccount) -> None:
     for name in (
         "01-serbian-latin-cp1250-8bit.eml",
@@ -503,7 +522,10 @@ def test_failure_attempts_count_when_the_same_mail_fails_again(
     imap_account.append(mail("a@example.com", "Problem", "<fa-1@example.com>"))
     from mail_ingest import store
 
-    monkeypatch.setattr(store, "add_article", lambda *a, **k: (_ for _ in ()).throw(ValueError("x")))
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("simulated storage problem")
+
+    monkeypatch.setattr(store, "add_article", failing)
     assert ingest_all(app).failed == 1
     (uid,) = imap_account.list_uids("INBOX")
     assert "\\Flagged" in imap_account.flags()[uid]

@@ -204,9 +204,10 @@ def test_acknowledgement_is_written_in_the_clients_language(
         assert message["Auto-Submitted"] == "auto-replied"
         assert message["In-Reply-To"] == f"<open-{language}@example.com>"
         assert f'lang="{language}"' in message.get_body(("html",)).get_content()
-        assert ticket.tag in message["Subject"] and ticket.tag in message.get_body(
-            ("plain",)
-        ).get_content()
+        assert (
+            ticket.tag in message["Subject"]
+            and ticket.tag in message.get_body(("plain",)).get_content()
+        )
         ack = db.session.scalars(
             select(Article).where(Article.ticket_id == ticket.id, Article.is_auto.is_(True))
         ).one()
