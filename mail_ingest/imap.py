@@ -222,7 +222,12 @@ class ImapMailbox:
                 continue
             with _translated(f"create folder {folder!r}"):
                 if not self._client.folder_exists(folder):
-                    self._client.create_folder(folder)
+                    try:
+                        self._client.create_folder(folder)
+                    except (imaplib.IMAP4.error, imap_exceptions.IMAPClientError) as exc:
+                        # Another ingest process made it between our check and our CREATE.
+                        if "ALREADYEXISTS" not in str(exc).upper():
+                            raise
                     self._client.subscribe_folder(folder)
 
     def mark_done(self, uids: Iterable[int]) -> None:
