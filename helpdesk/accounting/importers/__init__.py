@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -51,6 +51,23 @@ class ImportFileError(ValueError):
     def __init__(self, error: ParseError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def strict(items: Iterable[Any], collect_errors: bool) -> Iterator[Any]:
+    """Pass rows through; unless errors are collected, the first bad row stops the import."""
+    for item in items:
+        if isinstance(item, ParseError) and not collect_errors:
+            raise ImportFileError(item)
+        yield item
+
+
+def split_errors(items: Iterable[Any]) -> tuple[list[Any], list[ParseError]]:
+    """Good rows and bad rows of a whole file, in file order."""
+    good: list[Any] = []
+    bad: list[ParseError] = []
+    for item in items:
+        (bad if isinstance(item, ParseError) else good).append(item)
+    return good, bad
 
 
 def zone(tz: str | tzinfo) -> tzinfo:

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from . import ImportFileError, ParseError, Source, decoded_lines, localize, zone
+from . import (
+    ParseError,
+    Source,
+    decoded_lines,
+    localize,
+    split_errors,
+    strict,
+    zone,
+)
 
 __all__ = [
     "CdrCall",
@@ -255,21 +263,13 @@ def iter_calls(
         if unknown:
             raise ValueError(f"unknown CDR columns {unknown}; known: {OPTIONAL_COLUMNS}")
     parser = _CdrParser(zone(tz), None if extra_columns is None else tuple(extra_columns))
-    for item in parser.read(decoded_lines(source, encoding)):
-        if isinstance(item, ParseError) and not collect_errors:
-            raise ImportFileError(item)
-        yield item
+    yield from strict(parser.read(decoded_lines(source, encoding)), collect_errors)
 
 
 def parse_calls(source: Source, tz: str | tzinfo, **options: Any) -> CdrImport:
     """All calls and every bad row of a file (``iter_calls`` collecting errors)."""
-    result = CdrImport([], [])
-    for item in iter_calls(source, tz, collect_errors=True, **options):
-        if isinstance(item, ParseError):
-            result.errors.append(item)
-        else:
-            result.calls.append(item)
-    return result
+    calls, errors = split_errors(iter_calls(source, tz, collect_errors=True, **options))
+    return CdrImport(calls, errors)
 
 
 class _RowError(ValueError):

@@ -27,7 +27,16 @@ from datetime import datetime, tzinfo
 from itertools import chain, combinations_with_replacement
 from typing import Any
 
-from . import ImportFileError, ParseError, Source, decoded_lines, localize, parse_hms, zone
+from . import (
+    ParseError,
+    Source,
+    decoded_lines,
+    localize,
+    parse_hms,
+    split_errors,
+    strict,
+    zone,
+)
 
 __all__ = ["LogmeinImport", "LogmeinSession", "iter_sessions", "parse_sessions"]
 
@@ -151,21 +160,13 @@ def iter_sessions(
         delimiter=delimiter,
         day_first=day_first,
     )
-    for item in reader.read(decoded_lines(source, encoding), fmt):
-        if isinstance(item, ParseError) and not collect_errors:
-            raise ImportFileError(item)
-        yield item
+    yield from strict(reader.read(decoded_lines(source, encoding), fmt), collect_errors)
 
 
 def parse_sessions(source: Source, tz: str | tzinfo, **options: Any) -> LogmeinImport:
     """All sessions and every bad row of a report (``iter_sessions`` collecting errors)."""
-    result = LogmeinImport([], [])
-    for item in iter_sessions(source, tz, collect_errors=True, **options):
-        if isinstance(item, ParseError):
-            result.errors.append(item)
-        else:
-            result.sessions.append(item)
-    return result
+    sessions, errors = split_errors(iter_sessions(source, tz, collect_errors=True, **options))
+    return LogmeinImport(sessions, errors)
 
 
 class _Reader:
