@@ -40,6 +40,7 @@ from .tickets import (
     Priority,
     SendStatus,
     Ticket,
+    TicketFollower,
     TicketPause,
     TicketStatus,
 )

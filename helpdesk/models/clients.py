@@ -32,6 +32,10 @@ class Client(db.Model):
     #: End of the one-year warranty of the product the client bought (None: no product warranty).
     warranty_until: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
+    #: Tax identification number (PIB, VKN, VAT id) as the client writes it.
+    tax_id: Mapped[str | None] = mapped_column(String(40))
+    #: Set when the client was archived: no new tickets or contracts, history stays readable.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account_manager = relationship("User", foreign_keys=[account_manager_id])

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -237,3 +238,26 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     article = relationship("Article", back_populates="attachments")
+
+
+class TicketFollower(db.Model):
+    """An address that gets the ticket's replies in Cc: a colleague of the requester (from the
+    incoming To/Cc, or added by an agent). Mail from a follower threads like the requester's."""
+
+    __tablename__ = "ticket_followers"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "email", name="uq_ticket_followers_ticket_email"),
+        CheckConstraint("email = lower(email)", name="follower_email_lowercase"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket = relationship("Ticket")
+    contact = relationship("Contact")

@@ -62,6 +62,10 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Staff: the PBX extension whose calls are this person's (CDR imports match on it).
+    extension: Mapped[str | None] = mapped_column(String(20), unique=True)
+    #: Staff: the technician address in LogMeIn reports (imports match on it).
+    logmein_email: Mapped[str | None] = mapped_column(String(254), unique=True)
 
     client = relationship("Client", foreign_keys=[client_id], back_populates="users")
     tokens = relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")
