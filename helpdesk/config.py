@@ -111,6 +111,15 @@ def defaults(instance_path: str) -> dict:
         # Visits and reminders (days before the date; percentages of the month's package)
         "VISIT_LEAD_DAYS": 14,
         "VISIT_REMINDER_DAYS": 7,
+        #: Hours an on-site visit takes out of the agent's day when the visit does not say.
+        "VISIT_DEFAULT_MINUTES": 240,
+        # Capacity plan (helpdesk/capacity): a contract client is owed its package's monthly
+        # minutes divided by this many weeks, plus this much per open ticket due within the week.
+        "CAPACITY_WEEKS_PER_MONTH": "52/12",
+        "CAPACITY_MINUTES_PER_DUE_TICKET": 30,
+        #: An urgent ticket of a client without a contract waits at most this many business hours
+        #: before it is served ahead of low-priority contract tickets.
+        "CAPACITY_URGENT_WAIT_HOURS": 4,
         "RENEWAL_REMINDER_DAYS": [30, 7],
         "TRIAL_REMINDER_DAYS": [7, 1],
         "HOURS_REMINDER_PERCENTS": [80, 100],

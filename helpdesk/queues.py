@@ -1,7 +1,9 @@
 """The reserved-priority queue: which tickets an agent sees, in which order, and why.
 
-Tickets of clients with an active contract come first (their support time is reserved), ordered by
-their next SLA due time, then priority; everyone else follows, oldest first. Views narrow the list
+Tickets of clients with an active contract come first while they are within the hours the weekly
+plan reserved for them (helpdesk/capacity), ordered by their next SLA due time, then priority; an
+urgent ticket of anyone else that waited too long comes before low-priority contract work; everyone
+else follows from the free capacity, by priority and age. Views narrow the list
 (mine, unassigned, a client, a status, breached or due soon) and a search box finds tickets by
 number, subject, message bodies and client. Pages are cut with keyset cursors, never OFFSET, and
 totals are counted only up to a cap, so a page costs the same on the first and the thousandth.
@@ -24,6 +26,15 @@ from sqlalchemy import Select, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from .auth.policy import ticket_scope
+from .capacity.queue import (
+    BAND_RESERVED,
+    BAND_RESERVED_LOW,
+    QueueContext,
+    band_expression,
+    band_of,
+    orders_by_due,
+)
+from .capacity.queue import context as capacity_context
 from .contracts.services import SERVING_STATUSES, package_on
 from .extensions import db
 from .models import (
@@ -102,6 +113,8 @@ class QueueRow:
     due_in_minutes: int | None
     #: Minutes since the ticket was opened (how long everyone else has been waiting).
     age_minutes: int
+    #: The capacity band (helpdesk/capacity/queue.py) in the queue order, else None.
+    band: int | None = None
 
     @property
     def reserved(self) -> bool:
@@ -124,25 +137,27 @@ class QueuePage:
 # -- ordering and cursors -------------------------------------------------------------------------
 
 
-def _queue_key():
-    """Sort expressions of the reserved-priority order, all ascending (so a row value compares)."""
+def _queue_key(ctx: QueueContext):
+    """Sort expressions of the planned order, all ascending (so a row value compares): the
+    capacity band, then (reserved bands) the next due time, then priority, age and id."""
     far = literal(FAR_FUTURE, UTCDateTime())
-    reserved_first = case((Ticket.reserved, 0), else_=1)
-    due = case((Ticket.reserved, func.coalesce(Ticket.sla_next_due, far)), else_=far)
-    rank = case((Ticket.reserved, Ticket.priority_rank), else_=0)
-    return (reserved_first, due, rank, Ticket.created_at, Ticket.id)
+    band = band_expression(ctx)
+    due = case(
+        (band.in_([BAND_RESERVED, BAND_RESERVED_LOW]), func.coalesce(Ticket.sla_next_due, far)),
+        else_=far,
+    )
+    return (band, due, Ticket.priority_rank, Ticket.created_at, Ticket.id)
 
 
-def _queue_values(t: Ticket) -> list:
-    if t.reserved:
-        return [0, (t.sla_next_due or FAR_FUTURE).isoformat(), t.priority_rank,
-                t.created_at.isoformat(), t.id]
-    return [1, FAR_FUTURE.isoformat(), 0, t.created_at.isoformat(), t.id]
+def _queue_values(t: Ticket, ctx: QueueContext) -> list:
+    band = band_of(t, ctx)
+    due = (t.sla_next_due or FAR_FUTURE) if orders_by_due(band) else FAR_FUTURE
+    return [band, due.isoformat(), t.priority_rank, t.created_at.isoformat(), t.id]
 
 
-def encode_cursor(order: str, ticket: Ticket) -> str:
-    """An opaque cursor pointing after ``ticket`` in ``order``."""
-    values = _queue_values(ticket) if order == "queue" else [ticket.id]
+def encode_cursor(order: str, ticket: Ticket, ctx: QueueContext | None = None) -> str:
+    """An opaque cursor pointing after ``ticket`` in ``order`` (the queue order needs ``ctx``)."""
+    values = _queue_values(ticket, ctx) if order == "queue" else [ticket.id]
     raw = json.dumps([order, *values], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -159,8 +174,8 @@ def decode_cursor(order: str, cursor: str) -> list:
     values = data[1:]
     try:
         if order == "queue":
-            reserved_key, due, rank, created, ticket_id = values
-            return [int(reserved_key), _parse_dt(due), int(rank), _parse_dt(created),
+            band, due, rank, created, ticket_id = values
+            return [int(band), _parse_dt(due), int(rank), _parse_dt(created),
                     int(ticket_id)]
         (ticket_id,) = values
         return [int(ticket_id)]
@@ -175,17 +190,17 @@ def _parse_dt(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _after(order: str, values: list):
+def _after(order: str, values: list, ctx: QueueContext | None = None):
     if order == "queue":
-        reserved_key, due, rank, created, ticket_id = values
+        band, due, rank, created, ticket_id = values
         bound = (
-            literal(reserved_key),
+            literal(band),
             literal(due, UTCDateTime()),
             literal(rank),
             literal(created, UTCDateTime()),
             literal(ticket_id),
         )
-        return tuple_(*_queue_key()) > tuple_(*bound)
+        return tuple_(*_queue_key(ctx)) > tuple_(*bound)
     return Ticket.id < values[0]
 
 
@@ -219,9 +234,9 @@ def filtered(user: User, filters: QueueFilter, now: datetime, *, with_search: bo
     return stmt
 
 
-def ordered(stmt: Select, order: str) -> Select:
+def ordered(stmt: Select, order: str, ctx: QueueContext | None = None) -> Select:
     if order == "queue":
-        return stmt.order_by(*_queue_key())
+        return stmt.order_by(*_queue_key(ctx))
     return stmt.order_by(Ticket.id.desc())
 
 
@@ -247,6 +262,7 @@ def queue_page(
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     order = filters.effective_order
     after = decode_cursor(order, cursor) if cursor else None
+    ctx = capacity_context(now) if order == "queue" else None
     if order == "newest" and parse_query(filters.q):
         tickets = _search_newest(user, filters, now, after[0] if after else None, limit + 1)
         more = len(tickets) > limit
@@ -257,9 +273,9 @@ def queue_page(
         base = filtered(user, filters, now)
         # Order and cut on the narrow key first, then load the page's rows with their joins:
         # sorting thousands of open tickets is cheap, sorting them with every column is not.
-        keys = ordered(base.with_only_columns(Ticket.id), order)
+        keys = ordered(base.with_only_columns(Ticket.id), order, ctx)
         if after is not None:
-            keys = keys.where(_after(order, after))
+            keys = keys.where(_after(order, after, ctx))
         ids = list(db.session.scalars(keys.limit(limit + 1)))
         more = len(ids) > limit
         ids = ids[:limit]
@@ -270,10 +286,10 @@ def queue_page(
         total, capped = capped_count(base) if count else (len(tickets), more)
     packages = reserved_packages({t.client_id for t in tickets if t.reserved and t.client_id},
                                  local_today(now))
-    rows = [explain(t, packages.get(t.client_id), now) for t in tickets]
+    rows = [explain(t, packages.get(t.client_id), now, ctx) for t in tickets]
     return QueuePage(
         rows=rows,
-        next_cursor=encode_cursor(order, tickets[-1]) if more and tickets else None,
+        next_cursor=encode_cursor(order, tickets[-1], ctx) if more and tickets else None,
         count=total,
         count_capped=capped,
         filters=filters,
@@ -301,8 +317,9 @@ def _search_newest(user: User, filters: QueueFilter, now: datetime, below: int |
     return found[:want]
 
 
-def explain(ticket: Ticket, package_name: str | None, now: datetime) -> QueueRow:
-    """Why a ticket sits where it does: its contract, its due time, its priority."""
+def explain(ticket: Ticket, package_name: str | None, now: datetime,
+            ctx: QueueContext | None = None) -> QueueRow:
+    """Why a ticket sits where it does: its band in the plan, its contract, due time, priority."""
     age = int((now - ticket.created_at).total_seconds() // 60)
     if ticket.sla_clock is None:
         state, due_in = "none", None
@@ -314,8 +331,9 @@ def explain(ticket: Ticket, package_name: str | None, now: datetime) -> QueueRow
             state = "paused"
         else:
             state = "overdue" if due_in < 0 else "due"
+    band = band_of(ticket, ctx) if ctx is not None else None
     return QueueRow(ticket=ticket, package_name=package_name if ticket.reserved else None,
-                    due_state=state, due_in_minutes=due_in, age_minutes=age)
+                    due_state=state, due_in_minutes=due_in, age_minutes=age, band=band)
 
 
 def _minutes_until(moment: datetime, now: datetime) -> int:

@@ -47,6 +47,9 @@ from .tickets import (
 from .types import UTCDateTime, utcnow
 from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
 
+# Tables that live in their domain package (imported as modules: they import .types from here).
+from ..capacity import models as _capacity_models  # noqa: E402,F401
+
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",
     "Addon", "ApiToken", "Article", "Attachment", "AuditLog", "AutoReply", "ChangeKind",

@@ -159,9 +159,16 @@ class Visit(db.Model):
         ForeignKey("time_entries.id", ondelete="SET NULL"), unique=True
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    #: The agent who goes on site (the visit calendar and the capacity plan are per agent).
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    #: How long the visit takes; None: ``VISIT_DEFAULT_MINUTES``.
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     client = relationship("Client")
     contract = relationship("Contract")
-    account_manager = relationship("User")
+    account_manager = relationship("User", foreign_keys=[account_manager_id])
+    agent = relationship("User", foreign_keys=[agent_id])
     time_entry = relationship("TimeEntry")

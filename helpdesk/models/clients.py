@@ -29,6 +29,10 @@ class Client(db.Model):
     account_manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", use_alter=True), index=True
     )
+    #: The client's dedicated agent: gets its new tickets and its reserved hours first.
+    dedicated_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", use_alter=True), index=True
+    )
     #: End of the one-year warranty of the product the client bought (None: no product warranty).
     warranty_until: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
@@ -39,6 +43,7 @@ class Client(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account_manager = relationship("User", foreign_keys=[account_manager_id])
+    dedicated_agent = relationship("User", foreign_keys=[dedicated_agent_id])
     users = relationship("User", foreign_keys="User.client_id", back_populates="client")
     contacts = relationship("Contact", back_populates="client", cascade="all, delete-orphan")
     domains = relationship("ClientDomain", back_populates="client", cascade="all, delete-orphan")

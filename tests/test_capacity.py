@@ -1,0 +1,224 @@
+"""The capacity plan on a fixed week: availability, reservations, and the queue order they give."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from helpdesk.capacity.models import DayOff, Reservation, WorkingHours
+from helpdesk.capacity.planner import agent_days, plan_week, week_start
+from helpdesk.capacity.queue import (
+    BAND_FREE,
+    BAND_RESERVED,
+    BAND_RESERVED_LOW,
+    BAND_URGENT_WAITING,
+)
+from helpdesk.capacity.rules import AgentWeek, ClientDemand, plan
+from helpdesk.extensions import db
+from helpdesk.models import Role, TimeEntry, Visit
+from helpdesk.queues import queue_page
+from helpdesk.tickets.services import create_ticket
+
+BELGRADE = ZoneInfo("Europe/Belgrade")
+MONDAY = date(2026, 11, 16)  # a week without Serbian public holidays
+DAY_MINUTES = 8 * 60  # 08:00-16:00
+
+
+def bg(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=BELGRADE).astimezone(UTC)
+
+
+def owed(included_minutes: int, tickets_due: int = 0) -> int:
+    """The rule as the issue states it: monthly minutes / (52/12 weeks), plus 30 min per ticket."""
+    base = (Decimal(included_minutes) * 12 / 52).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(base) + 30 * tickets_due
+
+
+@pytest.fixture
+def week(factory):
+    """Three contract clients on the three packages, two agents, a day off and a visit."""
+    ana = factory.user(Role.AGENT, name="Ana")
+    bora = factory.user(Role.AGENT, name="Bora")
+    factory.user(Role.AGENT, name="Gone", active=False)
+    clients = {
+        "basic": factory.client("Basic Co"),
+        "standard": factory.client("Standard Co"),
+        "extended": factory.client("Extended Co", dedicated_agent_id=ana.id),
+        "none": factory.client("No Contract Co"),
+    }
+    for code in ("basic", "standard", "extended"):
+        factory.contract(clients[code], code, start=date(2026, 1, 1))
+    db.session.add(DayOff(agent_id=bora.id, first_day=date(2026, 11, 18),
+                          last_day=date(2026, 11, 18), reason="training"))
+    db.session.add(Visit(client_id=clients["extended"].id, contract_year_start=date(2026, 1, 1),
+                         planned_date=date(2026, 11, 19), status="confirmed", agent_id=ana.id,
+                         duration_minutes=180))
+    # A standard-client ticket whose resolution is due within the week adds its share.
+    create_ticket(subject="Printer", client_id=clients["standard"].id, created_at=bg(16, 9),
+                  actor="test")
+    db.session.commit()
+    return {"ana": ana, "bora": bora, "clients": clients}
+
+
+def test_availability_takes_out_days_off_and_visits(week):
+    days = agent_days([week["ana"].id, week["bora"].id], MONDAY)
+    ana = [d.available_minutes for d in days[week["ana"].id]]
+    bora = [d.available_minutes for d in days[week["bora"].id]]
+    assert ana == [DAY_MINUTES] * 3 + [DAY_MINUTES - 180, DAY_MINUTES, 0, 0]
+    assert bora == [DAY_MINUTES, DAY_MINUTES, 0, DAY_MINUTES, DAY_MINUTES, 0, 0]
+
+
+def test_own_working_hours_replace_the_calendar_but_not_its_holidays(week):
+    ana = week["ana"]
+    # Ana works Mon-Thu 07:00-17:00 only.
+    for wd in range(4):
+        db.session.add(WorkingHours(agent_id=ana.id, weekday=wd, starts=time(7), ends=time(17)))
+    db.session.flush()
+    days = agent_days([ana.id], MONDAY)[ana.id]
+    assert [d.working_minutes for d in days] == [600, 600, 600, 600, 0, 0, 0]
+    # Serbia's Armistice Day (Wed 11 Nov 2026) closes the office even on her own hours.
+    earlier = agent_days([ana.id], date(2026, 11, 9))[ana.id]
+    assert earlier[2].day == date(2026, 11, 11) and earlier[2].working_minutes == 0
+
+
+def test_week_plan_reserves_what_the_rule_says_and_adds_up(week):
+    c, ana, bora = week["clients"], week["ana"], week["bora"]
+    result = plan_week(MONDAY)
+    db.session.commit()
+    expected = {c["basic"].id: owed(120), c["standard"].id: owed(300, tickets_due=1),
+                c["extended"].id: owed(600)}
+    assert expected[c["extended"].id] == 138 and expected[c["standard"].id] == 99
+    assert {cid: result.client_minutes(cid) for cid in expected} == expected
+    # No reservation for the client without a contract, nor for the inactive agent.
+    rows = db.session.scalars(select(Reservation)).all()
+    assert {r.client_id for r in rows} == set(expected)
+    assert {r.agent_id for r in rows} <= {ana.id, bora.id}
+    # The dedicated agent holds the whole of her client's reservation.
+    ext = {r.agent_id: r.minutes for r in rows if r.client_id == c["extended"].id}
+    assert ext == {ana.id: 138}
+    # Each agent: reserved + free = available (after the day off and the visit).
+    available = {ana.id: 5 * DAY_MINUTES - 180, bora.id: 4 * DAY_MINUTES}
+    for agent, minutes in available.items():
+        booked = sum(r.minutes for r in rows if r.agent_id == agent)
+        assert booked + result.free_minutes(agent) == minutes
+    assert result.total_free == sum(available.values()) - sum(expected.values())
+    # The others are spread in proportion to the free time left after the dedicated agent.
+    free_a, free_b = available[ana.id] - 138, available[bora.id]
+    std = {r.agent_id: r.minutes for r in rows if r.client_id == c["standard"].id}
+    assert abs(std[ana.id] - 99 * free_a / (free_a + free_b)) < 1
+
+
+def test_planning_again_replaces_the_week_and_changes_nothing_else(week):
+    plan_week(MONDAY)
+    db.session.commit()
+    first = sorted((r.client_id, r.agent_id, r.minutes)
+                   for r in db.session.scalars(select(Reservation)))
+    plan_week(MONDAY + timedelta(days=3))  # any day of the week plans that week
+    db.session.commit()
+    again = sorted((r.client_id, r.agent_id, r.minutes)
+                   for r in db.session.scalars(select(Reservation)))
+    assert again == first
+    assert week_start(date(2026, 11, 22)) == MONDAY
+    assert db.session.scalar(select(func.count()).select_from(Reservation)) == len(first)
+
+
+def test_an_overbooked_week_reserves_only_what_exists():
+    agents = [AgentWeek(1, 100), AgentWeek(2, 50)]
+    clients = [ClientDemand(10, "extended", 6000), ClientDemand(11, "basic", 1200)]
+    result = plan(agents, clients)
+    assert result.total_free == 0
+    assert result.client_minutes(10) + result.client_minutes(11) == 150
+    assert result.shortfall(10) > 0 and result.shortfall(11) > 0
+    for agent in (1, 2):
+        assert 0 <= result.free_minutes(agent)
+
+
+# -- the queue follows the plan -------------------------------------------------------------------
+
+
+def _ticket(client, created, priority="normal"):
+    return create_ticket(subject=f"{client.name} {priority}", client_id=client.id,
+                         priority=priority, created_at=created, actor="test")
+
+
+def test_non_contract_ticket_is_served_from_free_capacity(week):
+    c = week["clients"]
+    plan_week(MONDAY)
+    free = _ticket(c["none"], bg(17, 8), "high")
+    low = _ticket(c["basic"], bg(17, 9), "low")
+    normal = _ticket(c["standard"], bg(17, 10))
+    db.session.commit()
+    page = queue_page(week["ana"], now=bg(17, 10, 30))
+    bands = {row.ticket.id: row.band for row in page.rows}
+    assert bands[normal.id] == BAND_RESERVED
+    assert bands[low.id] == BAND_RESERVED_LOW
+    assert bands[free.id] == BAND_FREE
+    order = [row.ticket.id for row in page.rows]
+    assert order.index(normal.id) < order.index(low.id) < order.index(free.id)
+
+
+def test_urgent_non_contract_ticket_moves_ahead_of_low_contract_work_after_the_wait(week):
+    c = week["clients"]
+    plan_week(MONDAY)
+    low = _ticket(c["basic"], bg(16, 9), "low")
+    urgent = _ticket(c["none"], bg(17, 13), "urgent")  # Tue 13:00
+    normal = _ticket(c["standard"], bg(16, 10))
+    db.session.commit()
+
+    def order(now):
+        page = queue_page(week["ana"], now=now)
+        return [r.ticket.id for r in page.rows], {r.ticket.id: r.band for r in page.rows}
+
+    # Tue 15:59: under three business hours of waiting, still behind the contract tickets.
+    ids, bands = order(bg(17, 15, 59))
+    assert bands[urgent.id] == BAND_FREE and ids.index(low.id) < ids.index(urgent.id)
+    # Wed 08:59: three hours (13-16 on Tuesday) and 59 minutes: not yet.
+    ids, bands = order(bg(18, 8, 59))
+    assert bands[urgent.id] == BAND_FREE
+    # Wed 09:00: four business hours; it is served before low-priority contract tickets, but
+    # still after contract tickets of normal priority within their reservation.
+    ids, bands = order(bg(18, 9))
+    assert bands[urgent.id] == BAND_URGENT_WAITING
+    assert ids.index(normal.id) < ids.index(urgent.id) < ids.index(low.id)
+
+
+def test_a_client_that_used_its_reservation_waits_with_everyone_else(week, app):
+    c = week["clients"]
+    plan_week(MONDAY)
+    basic = _ticket(c["basic"], bg(16, 9))
+    none = _ticket(c["none"], bg(16, 8))
+    reserved = owed(120)
+    db.session.add(TimeEntry(client_id=c["basic"].id, kind="remote", source="manual",
+                             started_at=bg(16, 10), ended_at=bg(16, 10) + timedelta(minutes=30),
+                             minutes=reserved, billable_minutes=reserved, period="2026-11"))
+    db.session.commit()
+    page = queue_page(week["ana"], now=bg(16, 12))
+    bands = {row.ticket.id: row.band for row in page.rows}
+    assert bands[basic.id] == BAND_FREE
+    # Free capacity is served by priority, then age: the older non-contract ticket first.
+    ids = [r.ticket.id for r in page.rows]
+    assert ids.index(none.id) < ids.index(basic.id)
+    # The next week is planned afresh: the used minutes of last week do not count.
+    plan_week(MONDAY + timedelta(days=7))
+    db.session.commit()
+    page = queue_page(week["ana"], now=bg(23, 9))
+    assert {row.ticket.id: row.band for row in page.rows}[basic.id] == BAND_RESERVED
+
+
+def test_an_unplanned_week_keeps_contract_tickets_first(week):
+    c = week["clients"]
+    t = _ticket(c["standard"], bg(16, 9), "low")
+    db.session.commit()
+    page = queue_page(week["ana"], now=bg(16, 10))
+    assert {r.ticket.id: r.band for r in page.rows}[t.id] == BAND_RESERVED_LOW
+    assert db.session.scalar(select(func.count()).select_from(Reservation)) == 0
+
+
+def test_week_start_is_the_local_monday_across_a_year_boundary():
+    assert week_start(date(2027, 1, 1)) == date(2026, 12, 28)
+    assert week_start(date(2026, 12, 28)) == date(2026, 12, 28)
+    assert datetime.combine(week_start(date(2027, 1, 3)), time()).weekday() == 0
