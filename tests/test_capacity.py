@@ -106,10 +106,12 @@ def test_week_plan_reserves_what_the_rule_says_and_adds_up(week):
         booked = sum(r.minutes for r in rows if r.agent_id == agent)
         assert booked + result.free_minutes(agent) == minutes
     assert result.total_free == sum(available.values()) - sum(expected.values())
-    # The others are spread in proportion to the free time left after the dedicated agent.
-    free_a, free_b = available[ana.id] - 138, available[bora.id]
-    std = {r.agent_id: r.minutes for r in rows if r.client_id == c["standard"].id}
-    assert abs(std[ana.id] - 99 * free_a / (free_a + free_b)) < 1
+    # The others go to whoever has the most free time left: Ana, even after her 138 minutes
+    # (2,220 - 138 = 2,082 > Bora's 1,920), biggest reservation first.
+    assert available[ana.id] - 138 > available[bora.id]
+    for code in ("standard", "basic"):
+        assert {r.agent_id: r.minutes for r in rows if r.client_id == c[code].id} == {
+            ana.id: expected[c[code].id]}
 
 
 def test_planning_again_replaces_the_week_and_changes_nothing_else(week):
@@ -124,6 +126,18 @@ def test_planning_again_replaces_the_week_and_changes_nothing_else(week):
     assert again == first
     assert week_start(date(2026, 11, 22)) == MONDAY
     assert db.session.scalar(select(func.count()).select_from(Reservation)) == len(first)
+
+
+def test_reservations_go_to_the_agent_with_most_free_time_and_stay_whole():
+    agents = [AgentWeek(1, 300), AgentWeek(2, 250)]
+    clients = [ClientDemand(10, "x", 520), ClientDemand(11, "y", 650), ClientDemand(12, "z", 866)]
+    # 520/4.33 = 120, 650/4.33 = 150, 866/4.33 = 199.8 -> 200 minutes owed.
+    result = plan(agents, clients)
+    assert result.owed == {10: 120, 11: 150, 12: 200}
+    # 12 (200) -> agent 1 (300 free, 100 left); 11 (150) -> agent 2 (250, 100 left);
+    # 10 (120) -> agent 1 takes 100, agent 2 the other 20.
+    assert result.reserved == {(12, 1): 200, (11, 2): 150, (10, 1): 100, (10, 2): 20}
+    assert result.total_free == 550 - 470
 
 
 def test_an_overbooked_week_reserves_only_what_exists():

@@ -14,12 +14,23 @@ from decimal import Decimal
 from fractions import Fraction
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import selectinload
 
 from ..contracts.services import SERVING_STATUSES, package_on
 from ..extensions import db
-from ..models import OPEN_STATUSES, AuditLog, Client, Contract, Role, Ticket, User, Visit, VisitStatus
+from ..models import (
+    OPEN_STATUSES,
+    AuditLog,
+    Client,
+    Contract,
+    Role,
+    Ticket,
+    User,
+    Visit,
+    VisitStatus,
+    utcnow,
+)
 from ..sla.service import business_calendar
 from .models import DayOff, Reservation, WorkingHours
 from .rules import AgentWeek, ClientDemand, Plan, ReserveRule, plan
@@ -171,11 +182,12 @@ def plan_week(week: date, *, actor: User | None = None) -> Plan:
     monday = week_start(week)
     result, _demands, _days = compute_plan(monday)
     db.session.execute(delete(Reservation).where(Reservation.week_start == monday))
-    db.session.add_all(
-        Reservation(week_start=monday, client_id=c, agent_id=a, minutes=m)
-        for (c, a), m in sorted(result.reserved.items())
-    )
-    db.session.flush()
+    if result.reserved:
+        db.session.execute(insert(Reservation), [
+            {"week_start": monday, "client_id": c, "agent_id": a, "minutes": m,
+             "planned_at": utcnow()}
+            for (c, a), m in sorted(result.reserved.items())
+        ])
     db.session.add(AuditLog(
         user_id=getattr(actor, "id", None), actor="user" if actor else "job",
         entity_type="capacity_week", entity_id=int(monday.strftime("%Y%m%d")), action="plan",

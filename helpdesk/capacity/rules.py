@@ -3,12 +3,13 @@
 Every contract client is owed a share of the agents' week: by default its package's monthly hours
 divided by the weeks of a month, plus a fixed share for each of its open tickets whose resolution is
 due within the week. The owed minutes go first to the client's dedicated agent (as far as that
-agent's week allows), the rest is spread over the agents on duty in proportion to the time they still
-have free. What nobody reserved is free capacity for everyone else.
+agent's week allows); the rest goes to whichever agent on duty has the most time still free, so the
+week stays balanced and a client's hours sit with one or two people rather than in crumbs. What nobody reserved is free capacity for everyone else.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -69,34 +70,9 @@ class Plan:
         return sum(self.free_minutes(a) for a in self.available)
 
 
-def _spread(amount: int, weights: dict[int, int]) -> dict[int, int]:
-    """Split ``amount`` whole minutes over ``weights`` in proportion, capped by each weight
-    (largest remainders get the leftover minutes; ties by the lower id)."""
-    total = sum(weights.values())
-    if amount <= 0 or total <= 0:
-        return {}
-    amount = min(amount, total)
-    shares = {k: Decimal(amount) * w / total for k, w in weights.items() if w > 0}
-    out = {k: min(int(v), weights[k]) for k, v in shares.items()}
-    left = amount - sum(out.values())
-    by_remainder = sorted(shares, key=lambda k: (-(shares[k] - int(shares[k])), k))
-    while left > 0:
-        progressed = False
-        for k in by_remainder:
-            if left == 0:
-                break
-            if out[k] < weights[k]:
-                out[k] += 1
-                left -= 1
-                progressed = True
-        if not progressed:
-            break
-    return {k: v for k, v in out.items() if v > 0}
-
-
 def plan(agents: list[AgentWeek], clients: list[ClientDemand],
          rule: ReserveRule | None = None) -> Plan:
-    """Reserve the week: dedicated agents first, then the rest in proportion to free time."""
+    """Reserve the week: dedicated agents first, then the agent with the most free time."""
     rule = rule or ReserveRule()
     result = Plan(available={a.agent_id: max(0, a.available_minutes) for a in agents})
     free = dict(result.available)
@@ -116,22 +92,27 @@ def plan(agents: list[AgentWeek], clients: list[ClientDemand],
             result.reserved[(demand.client_id, agent)] = take
             free[agent] -= take
             remaining[demand.client_id] -= take
-    # Pass 2: what is left, spread over everyone's free time. Shares are computed on the free time
-    # as it stands before the pass, so the order of clients does not favour the first ones unless
-    # the week is overbooked.
+    # Pass 2: what is left goes to the agent with the most free time at that moment (the
+    # biggest reservations first, so the week is balanced), a client moving on to the next agent
+    # only when one is full. When the week is overbooked every client gets the same share of
+    # what it is owed.
     still_owed = sum(remaining.values())
     total_free = sum(free.values())
     if still_owed and total_free:
         scale = min(Decimal(1), Decimal(total_free) / Decimal(still_owed))
-        for demand in ordered:
-            want = remaining[demand.client_id]
-            if want <= 0:
-                continue
-            budget = int((Decimal(want) * scale).to_integral_value(rounding=ROUND_HALF_UP))
-            split = _spread(min(budget, sum(free.values())), free)
-            for agent, minutes in split.items():
+        heap = [(-minutes, agent) for agent, minutes in free.items() if minutes > 0]
+        heapq.heapify(heap)
+        for demand in sorted(ordered, key=lambda d: (-remaining[d.client_id], d.client_id)):
+            want = int((Decimal(remaining[demand.client_id]) * scale)
+                       .to_integral_value(rounding=ROUND_HALF_UP))
+            while want > 0 and heap:
+                neg, agent = heapq.heappop(heap)
+                take = min(want, -neg)
                 key = (demand.client_id, agent)
-                result.reserved[key] = result.reserved.get(key, 0) + minutes
-                free[agent] -= minutes
-            remaining[demand.client_id] -= sum(split.values())
+                result.reserved[key] = result.reserved.get(key, 0) + take
+                want -= take
+                remaining[demand.client_id] -= take
+                left = -neg - take
+                if left > 0:
+                    heapq.heappush(heap, (-left, agent))
     return result
