@@ -11,6 +11,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "helpdesk.scheduler",
     "helpdesk.backup",
     "helpdesk.visits.cli",
+    "helpdesk.capacity.cli",
     "helpdesk.reminders",
     "helpdesk.sla.cli",
     "mail_ingest.cli",

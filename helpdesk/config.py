@@ -97,6 +97,7 @@ def defaults(instance_path: str) -> dict:
         "SCHEDULE_MAIL_INGEST": "every 1 minutes",
         "SCHEDULE_SLA_SWEEP": "every 1 minutes",
         "SCHEDULE_VISIT_PLANNER": "daily 05:00",
+        "SCHEDULE_CAPACITY_PLAN": "daily 05:15",
         "SCHEDULE_REMINDERS": "daily 08:00",
         "SCHEDULE_MONTH_CLOSE": "monthly 1 06:00",  # the monthly reports run right after it
         "SCHEDULE_CONTRACT_CHANGES": "daily 00:15",

@@ -75,6 +75,13 @@ JOBS: tuple[Job, ...] = (
         description="Warn about and flag SLA targets that are near or past due.",
     ),
     Job(
+        "capacity_plan",
+        "helpdesk.capacity.planner:plan_due_weeks",
+        "SCHEDULE_CAPACITY_PLAN",
+        ("now",),
+        description="Reserve next week's agent hours for the contract clients.",
+    ),
+    Job(
         "visit_planner",
         "helpdesk.visits.planner:plan_visits",
         "SCHEDULE_VISIT_PLANNER",

@@ -236,3 +236,35 @@ def test_week_start_is_the_local_monday_across_a_year_boundary():
     assert week_start(date(2027, 1, 1)) == date(2026, 12, 28)
     assert week_start(date(2026, 12, 28)) == date(2026, 12, 28)
     assert datetime.combine(week_start(date(2027, 1, 3)), time()).weekday() == 0
+
+
+def test_the_daily_job_plans_next_week_and_an_unplanned_current_week(week, app):
+    from helpdesk.capacity.planner import is_planned, plan_due_weeks
+    from helpdesk.scheduler import run_job_now
+
+    thursday = bg(19, 5, 15)  # the job's default time
+    runs = run_job_now("capacity_plan", thursday)
+    assert [r.outcome for r in runs] == ["ok"], [(r.outcome, r.error) for r in runs]
+    assert is_planned(MONDAY) and is_planned(MONDAY + timedelta(days=7))
+    before = sorted((r.client_id, r.agent_id, r.minutes)
+                    for r in db.session.scalars(select(Reservation)))
+    # Run again (a made-up run after downtime): the current week stays as planned, next week
+    # is planned again to the same result.
+    assert plan_due_weeks(thursday) == [MONDAY + timedelta(days=7)]
+    db.session.commit()
+    assert sorted((r.client_id, r.agent_id, r.minutes)
+                  for r in db.session.scalars(select(Reservation))) == before
+    # The local day decides: Sunday 27 Dec 23:30 in Belgrade (22:30 UTC) plans the week of Monday
+    # 28 Dec, which runs into the new year.
+    sunday_late = datetime(2026, 12, 27, 23, 30, tzinfo=BELGRADE).astimezone(UTC)
+    assert plan_due_weeks(sunday_late)[-1] == date(2026, 12, 28)
+
+
+def test_cli_plans_a_week_and_reports_the_figures(week, app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["capacity", "plan", "--week", "2026-11-18"])
+    assert result.exit_code == 0, result.output
+    expected = owed(120) + owed(300, tickets_due=1) + owed(600)
+    assert f"week of 2026-11-16: 3 client(s), {expected} min reserved" in result.output
+    bad = runner.invoke(args=["capacity", "plan", "--week", "18.11.2026"])
+    assert bad.exit_code != 0 and "is not a date" in bad.output

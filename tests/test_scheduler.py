@@ -216,6 +216,7 @@ def test_default_schedule_has_every_job_of_the_issue(app):
     assert set(jobs) == {
         "mail_ingest",
         "sla_sweep",
+        "capacity_plan",
         "visit_planner",
         "reminders",
         "month_close",

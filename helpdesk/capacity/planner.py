@@ -205,3 +205,30 @@ def reserved_minutes(week: date) -> dict[int, int]:
         select(Reservation.client_id, func.sum(Reservation.minutes))
         .where(Reservation.week_start == monday).group_by(Reservation.client_id)
     ).all())
+
+
+def local_day(now: datetime) -> date:
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def is_planned(week: date) -> bool:
+    return db.session.scalar(
+        select(func.count()).select_from(Reservation)
+        .where(Reservation.week_start == week_start(week))
+    ) > 0
+
+
+def plan_due_weeks(now: datetime) -> list[date]:
+    """The daily job: plan next week (again, so days off and visits entered since count), and the
+    current week if nobody planned it yet. Returns the Mondays planned."""
+    today = local_day(now)
+    this_week, next_week = week_start(today), week_start(today) + timedelta(days=7)
+    planned = []
+    if not is_planned(this_week):
+        plan_week(this_week)
+        planned.append(this_week)
+    plan_week(next_week)
+    planned.append(next_week)
+    return planned
