@@ -268,3 +268,98 @@ def test_cli_plans_a_week_and_reports_the_figures(week, app):
     assert f"week of 2026-11-16: 3 client(s), {expected} min reserved" in result.output
     bad = runner.invoke(args=["capacity", "plan", "--week", "18.11.2026"])
     assert bad.exit_code != 0 and "is not a date" in bad.output
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+
+def test_capacity_page_shows_the_week_with_charts_and_admins_plan_it(week, factory, client, auth):
+    admin = factory.user(Role.ADMIN)
+    db.session.commit()
+    auth.login(admin.email)
+    page = client.get("/console/capacity?week=2026-11-18")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-week="2026-11-16"' in html and 'data-week="2026-11-23"' in html
+    assert html.count('<svg class="chart"') == 4  # agents and clients, two weeks
+    assert "Not planned yet" in html  # the figures are the planner's proposal
+    assert db.session.scalar(select(func.count()).select_from(Reservation)) == 0
+    token = auth.csrf("/console/capacity?week=2026-11-18")
+    r = client.post("/console/capacity/plan?week=2026-11-18", data={"csrf_token": token})
+    assert r.status_code == 302
+    total = owed(120) + owed(300, tickets_due=1) + owed(600)
+    assert db.session.scalar(select(func.sum(Reservation.minutes))) == total
+    html = client.get("/console/capacity?week=2026-11-18").get_data(as_text=True)
+    assert html.count("Not planned yet") == 1  # next week still is not
+    ext = week["clients"]["extended"].id
+    assert f'data-client="{ext}"' in html and "2:18" in html  # 138 minutes
+
+
+def test_agents_cannot_plan_and_managers_see_only_their_clients(week, factory, client, auth):
+    manager = factory.user(Role.ACCOUNT_MANAGER)
+    week["clients"]["basic"].account_manager_id = manager.id
+    db.session.commit()
+    plan_week(MONDAY)
+    db.session.commit()
+    auth.login(week["ana"].email)
+    token = auth.csrf("/console/capacity")
+    assert client.post("/console/capacity/plan?week=2026-11-16",
+                       data={"csrf_token": token}).status_code == 403
+    auth.logout()
+    auth.login(manager.email)
+    html = client.get("/console/capacity?week=2026-11-16").get_data(as_text=True)
+    assert f'data-client="{week["clients"]["basic"].id}"' in html
+    assert f'data-client="{week["clients"]["standard"].id}"' not in html
+
+
+def test_an_agent_enters_days_off_and_hours_but_not_a_colleagues(week, client, auth):
+    ana, bora = week["ana"], week["bora"]
+    auth.login(ana.email)
+    token = auth.csrf("/console/availability")
+    r = client.post("/console/availability", data={
+        "csrf_token": token, "action": "day_off", "o-first_day": "2026-11-20",
+        "o-last_day": "2026-11-19", "o-reason": "x"})
+    assert r.status_code == 400 and "The last day is before the first." in r.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(DayOff).where(
+        DayOff.agent_id == ana.id)) == 0
+    r = client.post("/console/availability", data={
+        "csrf_token": token, "action": "day_off", "o-first_day": "2026-11-20",
+        "o-last_day": "2026-11-20", "o-reason": "dentist"})
+    assert r.status_code == 302
+    hours = {"csrf_token": token, "action": "hours", "h-start0": "07:00", "h-end0": "15:00",
+             "h-start1": "09:00"}
+    r = client.post("/console/availability", data=hours)
+    assert r.status_code == 400 and "Give both times" in r.get_data(as_text=True)
+    hours["h-end1"] = "13:00"
+    assert client.post("/console/availability", data=hours).status_code == 302
+    days = agent_days([ana.id], MONDAY)[ana.id]
+    assert [d.available_minutes for d in days] == [480, 240, 0, 0, 0, 0, 0]
+    # A colleague's availability: readable, not changeable (an attack by URL).
+    assert client.get(f"/console/availability?agent={bora.id}").status_code == 200
+    r = client.post(f"/console/availability?agent={bora.id}", data={
+        "csrf_token": token, "action": "day_off", "o-first_day": "2026-11-23",
+        "o-last_day": "2026-11-27"})
+    assert r.status_code == 403
+    theirs = db.session.scalar(select(DayOff).where(DayOff.agent_id == bora.id))
+    r = client.post(f"/console/availability/days-off/{theirs.id}/delete",
+                    data={"csrf_token": token})
+    assert r.status_code == 404 and db.session.get(DayOff, theirs.id) is not None
+    assert client.get("/console/availability?agent=99999999999999999999").status_code == 404
+
+
+def test_on_call_shifts_do_not_overlap(week, client, auth):
+    from helpdesk.capacity.availability import on_call_at
+
+    auth.login(week["ana"].email)
+    token = auth.csrf("/console/availability")
+    shift = {"csrf_token": token, "action": "on_call", "c-starts_at": "2026-11-21T16:00",
+             "c-ends_at": "2026-11-22T08:00"}
+    assert client.post("/console/availability", data=shift).status_code == 302
+    assert on_call_at(bg(21, 23)).id == week["ana"].id
+    assert on_call_at(bg(22, 9)) is None
+    auth.logout()
+    auth.login(week["bora"].email)
+    token = auth.csrf("/console/availability")
+    r = client.post("/console/availability", data={**shift, "csrf_token": token,
+                                                  "c-starts_at": "2026-11-22T07:00"})
+    assert r.status_code == 400 and "Ana is already on call then." in r.get_data(as_text=True)
