@@ -363,3 +363,16 @@ def test_on_call_shifts_do_not_overlap(week, client, auth):
     r = client.post("/console/availability", data={**shift, "csrf_token": token,
                                                   "c-starts_at": "2026-11-22T07:00"})
     assert r.status_code == 400 and "Ana is already on call then." in r.get_data(as_text=True)
+
+
+def test_queue_rows_say_which_part_of_the_plan_serves_them(week, factory, client, auth):
+    c = week["clients"]
+    plan_week(MONDAY)
+    _ticket(c["none"], bg(16, 9), "urgent")
+    _ticket(c["basic"], bg(16, 9), "low")
+    db.session.commit()
+    auth.login(week["ana"].email)
+    # The page works on the real clock; the urgent ticket is from last month, so it waited.
+    html = client.get("/console/").get_data(as_text=True)
+    assert 'data-band="2"' in html and "Reserved time, low priority" in html
+    assert "Urgent: waited over 4 business hours" in html
