@@ -42,10 +42,12 @@ def send_once(
     *,
     html: str | None = None,
     sender: str | None = None,
+    attachments: Iterable[tuple[str, str, bytes]] = (),
 ) -> bool:
     """Send a mail for ``key`` unless it went before; True if it was sent now.
 
     The caller commits (a job run, a request); without recipients nothing is sent or recorded.
+    ``attachments`` are ``(filename, content type, bytes)``, e.g. a calendar invitation.
     """
     if len(key) > 300:
         raise ValueError("notification keys are at most 300 characters")
@@ -60,6 +62,8 @@ def send_once(
         sender=sender or current_app.config["MAIL_DEFAULT_SENDER"],
         extra_headers=dict(AUTO_HEADERS),
     )
+    for filename, content_type, data in attachments:
+        message.attach(filename, content_type, data)
     db.session.flush()  # the caller's pending changes stay outside the savepoint
     try:
         with db.session.begin_nested():

@@ -394,10 +394,13 @@ def test_reminders_go_seven_days_before_and_once(app, factory, manager):
         assert outbox[-1].recipients == [manager.email]
         assert "confirm" in outbox[-1].subject.lower()
         confirm_visit(visit, user=manager)
+        # Confirming mails the client's contact the calendar invitation (tests/test_visit_calendar.py).
+        assert outbox[-1].recipients == ["boss@client.test"]
+        assert [a.content_type.split(";")[0] for a in outbox[-1].attachments] == ["text/calendar"]
         # Confirmed: the client and the account manager hear about it, once.
         assert send_visit_reminders(at_noon(day - timedelta(days=6))) == 1
         assert sorted(outbox[-1].recipients) == sorted(["boss@client.test", manager.email])
         assert outbox[-1].extra_headers["Auto-Submitted"] == "auto-generated"
         assert send_visit_reminders(at_noon(day - timedelta(days=5))) == 0
         assert send_visit_reminders(at_noon(day)) == 0  # the day itself: too late to remind
-        assert len(outbox) == 2
+        assert len(outbox) == 3

@@ -97,3 +97,20 @@ class Reservation(db.Model):
 
     client = relationship("Client")
     agent = relationship("User")
+
+
+class CalendarFeed(db.Model):
+    """The secret address of an agent's visit calendar (iCalendar), for a calendar program to
+    subscribe to. Only a hash is kept; making a new address revokes the old one."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    agent = relationship("User")

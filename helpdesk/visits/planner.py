@@ -41,6 +41,7 @@ from ..models import (
 )
 from ..notify import account_manager_email, primary_contact_emails, send_once, unique_addresses
 from ..sla.service import business_calendar
+from .ics import send_invitation
 
 #: Visits that still count as planned (not done, not cancelled).
 OPEN_VISIT_STATUSES = (VisitStatus.PROPOSED, VisitStatus.CONFIRMED)
@@ -333,6 +334,7 @@ def confirm_visit(visit: Visit, *, user: User) -> None:
         visit.account_manager_id = user.id
     db.session.flush()
     record(visit, "update", user=user, before=before, after=snapshot(visit))
+    send_invitation(visit)
 
 
 def move_visit(visit: Visit, new_date: date, *, user: User, today: date) -> None:
@@ -355,6 +357,22 @@ def move_visit(visit: Visit, new_date: date, *, user: User, today: date) -> None
     visit.status = VisitStatus.CONFIRMED
     if visit.account_manager_id is None:
         visit.account_manager_id = user.id
+    db.session.flush()
+    record(visit, "update", user=user, before=before, after=snapshot(visit))
+    send_invitation(visit)
+
+
+def assign_visit(visit: Visit, agent: User | None, duration_minutes: int | None, *,
+                 user: User) -> None:
+    """Who goes on site and for how long (the calendar and the capacity plan count it)."""
+    _require_open(visit)
+    if agent is not None and (not agent.active or agent.role not in (Role.AGENT, Role.ADMIN)):
+        raise VisitError(_("%(name)s cannot be sent on a visit.", name=agent.name))
+    if duration_minutes is not None and not 15 <= duration_minutes <= 12 * 60:
+        raise VisitError(_("A visit takes between 15 minutes and 12 hours."))
+    before = snapshot(visit)
+    visit.agent_id = agent.id if agent is not None else None
+    visit.duration_minutes = duration_minutes
     db.session.flush()
     record(visit, "update", user=user, before=before, after=snapshot(visit))
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0009
 Revises: 0003
-Create Date: 2026-12-03 07:13:22.059798
+Create Date: 2026-12-03 07:23:46.548886
 
 """
 from alembic import op
@@ -66,6 +66,17 @@ def upgrade():
     with op.batch_alter_table('agent_working_hours', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_agent_working_hours_agent_id'), ['agent_id'], unique=False)
 
+    op.create_table('calendar_feeds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', helpdesk.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', helpdesk.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['agent_id'], ['users.id'], name=op.f('fk_calendar_feeds_agent_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_feeds')),
+    sa.UniqueConstraint('agent_id', name=op.f('uq_calendar_feeds_agent_id')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_calendar_feeds_token_hash'))
+    )
     op.create_table('capacity_reservations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('week_start', sa.Date(), nullable=False),
@@ -117,6 +128,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_capacity_reservations_agent_id'))
 
     op.drop_table('capacity_reservations')
+    op.drop_table('calendar_feeds')
     with op.batch_alter_table('agent_working_hours', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agent_working_hours_agent_id'))
 
