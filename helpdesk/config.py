@@ -121,6 +121,11 @@ def defaults(instance_path: str) -> dict:
         #: An urgent ticket of a client without a contract waits at most this many business hours
         #: before it is served ahead of low-priority contract tickets.
         "CAPACITY_URGENT_WAIT_HOURS": 4,
+        # SLA escalation levels: 1 the assignee (warning and breach), 2 the team lead at a breach
+        # (these addresses; empty: every active admin), 3 the account manager when a breach is
+        # still unmet this many business hours later.
+        "ESCALATION_TEAM_LEADS": [],
+        "ESCALATION_MANAGER_AFTER_HOURS": 4,
         "RENEWAL_REMINDER_DAYS": [30, 7],
         "TRIAL_REMINDER_DAYS": [7, 1],
         "HOURS_REMINDER_PERCENTS": [80, 100],

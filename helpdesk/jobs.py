@@ -82,6 +82,14 @@ JOBS: tuple[Job, ...] = (
         description="Reserve next week's agent hours for the contract clients.",
     ),
     Job(
+        "sla_escalation",
+        "helpdesk.capacity.escalation:escalate",
+        None,
+        ("now",),
+        after="sla_sweep",
+        description="Escalate SLA breaches to the team lead, then to the account manager.",
+    ),
+    Job(
         "visit_planner",
         "helpdesk.visits.planner:plan_visits",
         "SCHEDULE_VISIT_PLANNER",

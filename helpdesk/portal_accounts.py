@@ -139,7 +139,7 @@ def external_url(endpoint: str, **values) -> str:
     """An absolute link for mail: PUBLIC_URL when configured, never a Host header we were sent."""
     base = current_app.config.get("PUBLIC_URL")
     if base:
-        return base.rstrip("/") + url_for(endpoint, **values)
+        return base.rstrip("/") + url_for(endpoint, _external=False, **values)
     return url_for(endpoint, _external=True, **values)
 
 

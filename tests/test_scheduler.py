@@ -217,6 +217,7 @@ def test_default_schedule_has_every_job_of_the_issue(app):
         "mail_ingest",
         "sla_sweep",
         "capacity_plan",
+        "sla_escalation",
         "visit_planner",
         "reminders",
         "month_close",

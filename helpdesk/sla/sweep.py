@@ -2,8 +2,8 @@
 
 ``sweep(now)`` is what the scheduler runs every minute and ``flask sla sweep`` runs by hand. Each
 event is written on the ticket with the instant it happened (not the instant the sweep noticed),
-so reports count the same whatever the sweep's timing. The assignee and the client's account
-manager get one email per event: the ``sent_notifications`` row with the event's key is inserted
+so reports count the same whatever the sweep's timing. The assignee gets one email per event
+(the team lead and the account manager are the next levels, helpdesk/capacity/escalation.py): the ``sent_notifications`` row with the event's key is inserted
 in the same savepoint as the ticket change, so two sweeps running at once cannot both send it, and
 a failed send rolls both back for the next sweep to retry. The caller (job, CLI) commits.
 """
@@ -140,9 +140,10 @@ def _record(ticket: Ticket, event: SlaEvent) -> None:
 
 
 def recipients(ticket: Ticket) -> list[User]:
-    """The assignee and the client's account manager (active staff, each once)."""
+    """The assignee (active staff): the first level of escalation. The team lead and the
+    account manager hear of a breach from :mod:`helpdesk.capacity.escalation`."""
     people: list[User] = []
-    for user in (ticket.assignee, ticket.client.account_manager if ticket.client else None):
+    for user in (ticket.assignee,):
         if (user is not None and user.active and user.is_staff and user.email
                 and all(p.id != user.id for p in people)):
             people.append(user)

@@ -37,6 +37,13 @@ WEEKDAYS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Fr
             _l("Saturday"), _l("Sunday"))
 
 
+@bp.context_processor
+def _escalation_helpers() -> dict:
+    from ...capacity.escalation import ticket_escalations
+
+    return {"ticket_escalations": ticket_escalations}
+
+
 def _hm(minutes: int) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
