@@ -504,6 +504,16 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)
         stats = load(app, args.tickets, rng)
         print(f"loaded: {json.dumps(stats)}", flush=True)
+    # The queue is ordered by the capacity plan: plan this week and the next, as the daily job
+    # does, so the timed queue pages pay for the plan's bands (reservations, used minutes).
+    with app.app_context():
+        from helpdesk.capacity.planner import plan_due_weeks
+
+        t0 = time.perf_counter()
+        planned = plan_due_weeks(datetime.now(UTC))
+        db.session.commit()
+        stats["plan_weeks_s"] = round(time.perf_counter() - t0, 3)
+        stats["planned_weeks"] = len(planned)
     print(f"timing {args.requests} requests per page kind ...", flush=True)
     figures = run_pages(app, args.requests, rng)
     plain, paused = sla_rate(args.sla_n, rng)
@@ -512,7 +522,8 @@ def main(argv: list[str] | None = None) -> None:
         "sla_due_per_s": round(plain),
         "sla_due_with_pause_per_s": round(paused),
         "db": make_url(url).get_backend_name(),
-        **{k: stats[k] for k in ("tickets", "articles", "time_entries", "open", "load_total_s")
+        **{k: stats[k] for k in ("tickets", "articles", "time_entries", "open", "load_total_s",
+                                 "plan_weeks_s", "planned_weeks")
            if k in stats},
     }
     print(f"search p95 by kind of query: {json.dumps(figures['search_p95_ms_by_kind'])}")

@@ -376,3 +376,30 @@ def test_queue_rows_say_which_part_of_the_plan_serves_them(week, factory, client
     html = client.get("/console/").get_data(as_text=True)
     assert 'data-band="2"' in html and "Reserved time, low priority" in html
     assert "Urgent: waited over 4 business hours" in html
+
+
+def test_the_account_manager_sets_the_dedicated_agent_and_the_plan_follows(week, factory,
+                                                                           client, auth):
+    manager = factory.user(Role.ACCOUNT_MANAGER)
+    other_manager = factory.user(Role.ACCOUNT_MANAGER)
+    basic = week["clients"]["basic"]
+    basic.account_manager_id = manager.id
+    db.session.commit()
+    auth.login(other_manager.email)
+    token = auth.csrf("/console/")
+    r = client.post(f"/console/clients/{basic.id}/dedicated-agent",
+                    data={"csrf_token": token, "dedicated-agent_id": week["bora"].id})
+    assert r.status_code in (403, 404)
+    auth.logout()
+    auth.login(manager.email)
+    token = auth.csrf(f"/console/clients/{basic.id}")
+    assert 'id="dedicated-agent"' in client.get(f"/console/clients/{basic.id}").get_data(
+        as_text=True)
+    r = client.post(f"/console/clients/{basic.id}/dedicated-agent",
+                    data={"csrf_token": token, "dedicated-agent_id": week["bora"].id})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(basic), basic.id).dedicated_agent_id == week["bora"].id
+    result = plan_week(MONDAY)
+    assert {a: m for (c, a), m in result.reserved.items() if c == basic.id} == {
+        week["bora"].id: owed(120)}
