@@ -403,3 +403,17 @@ def test_the_account_manager_sets_the_dedicated_agent_and_the_plan_follows(week,
     result = plan_week(MONDAY)
     assert {a: m for (c, a), m in result.reserved.items() if c == basic.id} == {
         week["bora"].id: owed(120)}
+
+
+def test_tickets_at_risk_are_those_about_to_breach_not_long_breached(week, factory):
+    from helpdesk.capacity.overview import tickets_at_risk
+
+    c = week["clients"]["standard"]
+    soon = _ticket(c, bg(17, 9))  # first response due Tue 13:00
+    late = _ticket(c, bg(16, 9))  # due Mon 13:00: breached by Tuesday noon
+    later = _ticket(c, bg(17, 15))  # due Wed 11:00
+    db.session.commit()
+    admin = factory.user(Role.ADMIN)
+    ids = [t.id for t in tickets_at_risk(admin, bg(17, 11), hours=4)]
+    assert ids == [soon.id]
+    assert late.id not in ids and later.id not in ids

@@ -118,14 +118,16 @@ def week_overview(viewer: User, day: date, now: datetime, *, risk_hours: int = 4
 
 
 def tickets_at_risk(viewer: User, now: datetime, hours: int, limit: int = 50) -> list[Ticket]:
-    """Open tickets (not waiting on the client) whose next SLA target falls within ``hours``
-    hours, or that were warned, soonest first."""
+    """Open tickets (not waiting on the client) not yet past their next SLA target, that fall
+    due within ``hours`` hours or were warned, soonest first (the breached ones are the queue's
+    "Breached or due soon" view)."""
     from ..auth.policy import ticket_scope
 
     open_now = [s.value for s in OPEN_STATUSES if s != TicketStatus.PENDING]
     stmt = (
         ticket_scope(viewer, select(Ticket))
         .where(Ticket.status.in_(open_now), Ticket.sla_next_due.is_not(None),
+               Ticket.sla_next_due > now,
                or_(Ticket.sla_next_due <= now + timedelta(hours=hours),
                    Ticket.first_response_warned_at.is_not(None),
                    Ticket.resolution_warned_at.is_not(None)))
