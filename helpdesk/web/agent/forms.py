@@ -127,3 +127,40 @@ class MergeForm(FlaskForm):
                           validators=[DataRequired(), NumberRange(min=1)],
                           render_kw={"accesskey": "m", "inputmode": "numeric"})
     submit = SubmitField(_l("Merge"))
+
+
+CHANNEL_LABELS = {
+    "phone": _l("Phone call"),
+    "remote": _l("Remote session"),
+    "email": _l("Email (written down by us)"),
+}
+
+
+class NewTicketForm(FlaskForm):
+    """A ticket an agent opens for a client (a phone call: nobody mailed us)."""
+
+    contact = SelectField(_l("Contact"), coerce=str, validate_choice=False)
+    channel = SelectField(_l("How they reached us"),
+                          choices=[SelectChoice(*kv) for kv in CHANNEL_LABELS.items()],
+                          default="phone")
+    subject = StringField(_l("Subject"), validators=[
+        DataRequired(message=_l("Write a subject.")),
+        Length(max=500, message=_l("At most %(max)d characters.")),
+    ], render_kw={"autocomplete": "off"})
+    description = TextAreaField(_l("What the client asked for"), validators=[
+        DataRequired(message=_l("Write what the client asked for.")),
+        Length(max=200_000, message=_l("At most %(max)d characters.")),
+    ], render_kw={"rows": 8})
+    priority = SelectField(_l("Priority"),
+                           choices=[SelectChoice(*kv) for kv in PRIORITY_LABELS.items()],
+                           default="normal")
+    assignee = SelectField(_l("Assignee"), coerce=str, validate_choice=False)
+    submit = SubmitField(_l("Open ticket"))
+
+    def validate_channel(self, field) -> None:
+        if field.data not in CHANNEL_LABELS:
+            raise ValidationError(_l("Choose how the client reached us."))
+
+    def validate_priority(self, field) -> None:
+        if field.data not in Priority.values():
+            raise ValidationError(_l("Choose a priority."))
