@@ -55,7 +55,7 @@ def _rows(html: str) -> dict[str, str]:
     import re
 
     return {m.group(1): m.group(2) for m in re.finditer(
-        r'<tr data-mailbox="([^"]+)">(.*?)</tr>', html, re.S)}
+        r'<tr data-mailbox="([^"]+)">(.*?)</tr>', html, re.DOTALL)}
 
 
 def test_page_shows_last_poll_error_taken_today_and_failed(client, admin, imap_account):
