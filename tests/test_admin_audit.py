@@ -116,7 +116,7 @@ def test_day_bounds_follow_dst_in_istanbul_and_belgrade():
 
 
 @pytest.mark.parametrize("language,label,when", [
-    ("sr_Latn", "Tiket", "3. 11. 2026. 10:00:00"), ("tr", "Talep", "3 Kas 2026 10:00:00")])
+    ("sr_Latn", "Tiket", "uto, 3. nov 2026. 10:00"), ("tr", "Talep", "3 Kas 2026 Sal 10:00")])
 def test_labels_and_dates_in_the_viewers_language(client, admin, language, label, when):
     entry(datetime(2026, 11, 3, 9, 0, tzinfo=UTC), entity_id=3, user=admin)
     db.session.commit()
