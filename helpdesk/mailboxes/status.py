@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -51,17 +51,13 @@ def record_poll(name: str, *, taken: int = 0, error: str | None = None,
         values.update(last_error=line[:MAX_ERROR], last_error_at=now)
     else:
         values.update(last_error=None, last_ok_at=now)
+    same_day = MailboxPoll.taken_on.is_not(None) & (MailboxPoll.taken_on == today)
     db.session.execute(
-        update(MailboxPoll).where(MailboxPoll.id == row.id, MailboxPoll.taken_on != today)
-        .values(taken_on=today, taken_count=0)
-    )
-    db.session.execute(
-        update(MailboxPoll).where(MailboxPoll.id == row.id, MailboxPoll.taken_on.is_(None))
-        .values(taken_on=today, taken_count=0)
-    )
-    db.session.execute(
-        update(MailboxPoll).where(MailboxPoll.id == row.id)
-        .values(taken_count=MailboxPoll.taken_count + int(taken), **values)
+        update(MailboxPoll).where(MailboxPoll.id == row.id).values(
+            taken_count=case((same_day, MailboxPoll.taken_count + int(taken)), else_=int(taken)),
+            taken_on=today,
+            **values,
+        )
     )
     db.session.flush()
     db.session.refresh(row)
