@@ -64,7 +64,9 @@ def test_console_client_page_shows_status_words_and_local_dates(
 @pytest.mark.parametrize("language,visit_word", [("sr_Latn", "Potvrđena"), ("tr", "Onaylandı")])
 def test_visit_lists_show_status_words(client, agent, shop, language, visit_word):
     _language(client, language, "/console/")
-    for path in ("/console/visits", f"/console/clients/{shop.id}/visits"):
+    visit = db.session.query(Visit).filter_by(client_id=shop.id).one()
+    for path in ("/console/visits", f"/console/clients/{shop.id}/visits",
+                 f"/console/visits/{visit.id}"):
         html = client.get(path).get_data(as_text=True)
         assert visit_word in html and ">confirmed<" not in html, path
 
