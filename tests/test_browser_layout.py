@@ -12,14 +12,13 @@ import pytest
 from helpdesk.extensions import db
 from helpdesk.models import Role
 from helpdesk.tickets.services import add_article, create_ticket
-from tests.test_browser_console import (  # noqa: F401  (fixtures)
-    CHROMIUM_ARGS,
-    app_config,
-    chromium_path,
-    live_server,
-)
+from tests import test_browser_console as console
 
 pytestmark = pytest.mark.browser
+
+#: The console test's fixtures: a live server on a free port, SERVER_NAME unset.
+app_config = console.app_config
+live_server = console.live_server
 
 WIDTHS = (1366, 375)
 LONG_WORD = "Ausfall-" * 12 + "Druckerwarteschlangenverwaltungsdienst"
@@ -34,7 +33,8 @@ def browser():
 
         need_server(f"playwright is not installed: {exc}")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=console.chromium_path(), args=console.CHROMIUM_ARGS,
+                              headless=True)
         try:
             yield b
         finally:

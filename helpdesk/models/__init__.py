@@ -57,4 +57,4 @@ __all__ = [
     "SlaPolicy", "StoredReport", "Ticket", "TicketPause", "TicketStatus", "TimeEntry",
     "UTCDateTime", "User", "Visit", "VisitStatus", "utcnow",
 ]
-from ..mailboxes import models as _mailbox_models  # noqa: E402,F401  (the mailbox_polls table)
+from ..mailboxes import models as _mailbox_models  # noqa: F401  (the mailbox_polls table)
