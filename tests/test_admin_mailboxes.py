@@ -166,3 +166,40 @@ def test_taken_today_restarts_at_the_vendors_midnight(app):
     db.session.commit()
     state = poll_states(["support"], now=datetime(2026, 12, 31, 21, 8, tzinfo=UTC))[0]
     assert state.last_error == "connect to x:993: refused details" and state.taken_today == 1
+
+
+# -- the same for scripts: API and command --------------------------------------------------
+
+
+def test_api_lists_mailboxes_and_tests_a_login(client, factory, imap_account):
+    from tests.test_api import Api
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    admin = factory.user(Role.ADMIN)
+    agent = factory.user(Role.AGENT)
+    record_poll("support", taken=2)
+    db.session.commit()
+    api = Api(client, spec, admin)
+    listed = api.call("GET", "/api/v1/mailboxes").get_json()
+    assert [m["name"] for m in listed] == ["support", "billing"]
+    assert listed[0]["taken_today"] == 2 and "password" not in listed[0]
+    good = api.call("POST", "/api/v1/mailboxes/0/test").get_json()
+    assert good["ok"] is True and good["messages"] == 0
+    bad = api.call("POST", "/api/v1/mailboxes/1/test").get_json()
+    assert (bad["ok"], bad["kind"]) == (False, "auth")
+    api.call("POST", "/api/v1/mailboxes/9/test", expect=404)
+    Api(client, spec, agent).call("GET", "/api/v1/mailboxes", expect=403)
+
+
+def test_command_lists_and_tests_the_mailboxes(app, imap_account):
+    record_poll("billing", error="log in as 'x': [AUTHENTICATIONFAILED] Authentication failed.")
+    db.session.commit()
+    runner = app.test_cli_runner()
+    listing = runner.invoke(args=["mailboxes"])
+    assert listing.exit_code == 0, listing.output
+    assert "support:" in listing.output and "last poll never" in listing.output
+    assert "billing:" in listing.output and "last error: log in as" in listing.output
+    tested = runner.invoke(args=["mailboxes", "--test"])
+    assert tested.exit_code == 1
+    assert "test: ok, 0 message(s) in INBOX" in tested.output
+    assert "test: auth:" in tested.output
