@@ -60,6 +60,7 @@ def test_filters_by_object_person_and_local_dates(client, admin, factory):
     assert ids(october) == [late.id]
     html = client.get(f"/admin/audit?person={other.id}").get_data(as_text=True)
     assert "<del>normal</del> → high" in html
+    assert 'href="/console/clients/7"' in everything
 
 
 def test_keyset_pages_never_repeat_or_skip(app, admin):
@@ -136,3 +137,12 @@ def test_only_admins_read_the_audit_log(client, auth, factory):
         assert client.get("/admin/audit").status_code == 403
         auth.logout()
     assert client.get("/admin/audit").status_code == 302
+
+
+def test_ticket_entries_link_to_the_ticket_page(client, admin):
+    from helpdesk.tickets.services import create_ticket
+
+    t = create_ticket(subject="Linked", client_id=None, user=admin)
+    db.session.commit()
+    html = client.get(f"/admin/audit?type=tickets&id={t.id}").get_data(as_text=True)
+    assert f'href="/console/tickets/{t.number}"' in html

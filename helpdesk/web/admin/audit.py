@@ -8,6 +8,7 @@ from flask import render_template, request, url_for
 from flask_babel import get_timezone
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
@@ -22,6 +23,8 @@ from ...audit_log.query import (
     entity_types,
     people,
 )
+from ...extensions import db
+from ...models import Ticket
 from . import bp
 
 
@@ -40,10 +43,19 @@ class AuditFilterForm(FlaskForm):
     date_to = DateField(_l("To"), validators=[Optional()])
 
 
-def _object_url(entry) -> str | None:
-    if entry.entity_type == "clients":
-        return url_for("agent.client", client_id=entry.entity_id)
-    return None
+def _object_urls(rows) -> dict[int, str]:
+    """Audit entry id -> the page of its object (clients and tickets), one query for tickets."""
+    ticket_ids = {r.entity_id for r in rows if r.entity_type == "tickets"}
+    numbers = dict(db.session.execute(
+        select(Ticket.id, Ticket.number).where(Ticket.id.in_(ticket_ids))).all()) \
+        if ticket_ids else {}
+    urls = {}
+    for r in rows:
+        if r.entity_type == "clients":
+            urls[r.id] = url_for("agent.client", client_id=r.entity_id)
+        elif r.entity_type == "tickets" and r.entity_id in numbers:
+            urls[r.id] = url_for("agent.ticket", number=numbers[r.entity_id])
+    return urls
 
 
 @bp.route("/audit")
@@ -81,5 +93,5 @@ def audit():
         ENTITY_LABELS={k: str(v) for k, v in ENTITY_LABELS.items()},
         ACTION_LABELS={k: str(v) for k, v in ACTION_LABELS.items()},
         ACTOR_LABELS={k: str(v) for k, v in ACTOR_LABELS.items()},
-        object_url=_object_url,
+        object_urls=_object_urls(page.rows) if page else {},
     ), status
