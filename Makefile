@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := app.py
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
 
 .PHONY: run test install install-test translations db demo lint bench clean
 
@@ -32,9 +34,11 @@ db: install
 demo: db
 	$(BIN)/flask demo --if-empty
 
-run: demo
-	@echo "Serving on http://127.0.0.1:5000 (demo logins above; password demo-pass-2026)"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+# `make run PORT=5001`: the port is bound before "Serving on" is printed; a busy one is one line.
+run:
+	@$(PYTHON) scripts/serve.py --check --host $(HOST) --port $(PORT)
+	@$(MAKE) --no-print-directory demo
+	@$(BIN)/python scripts/serve.py --host $(HOST) --port $(PORT)
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import N_
+
 #: Argument kinds a job may ask for.
 ARG_KINDS = frozenset({"now", "period", "app"})
 
@@ -65,14 +67,14 @@ JOBS: tuple[Job, ...] = (
         "mail_ingest.ingest:ingest_all",
         "SCHEDULE_MAIL_INGEST",
         ("app",),
-        description="Fetch new mail from every mailbox into tickets.",
+        description=N_("Fetch new mail from every mailbox into tickets."),
     ),
     Job(
         "sla_sweep",
         "helpdesk.sla.sweep:sweep",
         "SCHEDULE_SLA_SWEEP",
         ("now",),
-        description="Warn about and flag SLA targets that are near or past due.",
+        description=N_("Warn about and flag SLA targets that are near or past due."),
     ),
     Job(
         "capacity_plan",
@@ -94,14 +96,14 @@ JOBS: tuple[Job, ...] = (
         "helpdesk.visits.planner:plan_visits",
         "SCHEDULE_VISIT_PLANNER",
         ("now",),
-        description="Propose the contract year's on-site visits.",
+        description=N_("Propose the contract year's on-site visits."),
     ),
     Job(
         "reminders",
         "helpdesk.reminders:send_due_reminders",
         "SCHEDULE_REMINDERS",
         ("now",),
-        description="Renewal, trial, hours and visit reminders, each sent once.",
+        description=N_("Renewal, trial, hours and visit reminders, each sent once."),
     ),
     Job(
         "month_close",
@@ -110,7 +112,7 @@ JOBS: tuple[Job, ...] = (
         ("period",),
         options=(("actor", "scheduler"),),
         catch_up_all=True,
-        description="Freeze the month that just ended.",
+        description=N_("Freeze the month that just ended."),
     ),
     Job(
         "monthly_reports",
@@ -119,27 +121,27 @@ JOBS: tuple[Job, ...] = (
         ("period",),
         options=(("email", True),),
         after="month_close",
-        description="Monthly PDF reports of the closed month, mailed to the clients once.",
+        description=N_("Monthly PDF reports of the closed month, mailed to the clients once."),
     ),
     Job(
         "contract_changes",
         "helpdesk.contracts.changes:apply_due_changes",
         "SCHEDULE_CONTRACT_CHANGES",
         ("now",),
-        description="Put planned package changes (downgrades) into force on their day.",
+        description=N_("Put planned package changes (downgrades) into force on their day."),
     ),
     Job(
         "backup",
         "helpdesk.backup:run_backup",
         "SCHEDULE_BACKUP",
         ("now",),
-        description="Back up the database and attachments; drop old backups.",
+        description=N_("Back up the database and attachments; drop old backups."),
     ),
     Job(
         "prune_job_runs",
         "helpdesk.scheduler:prune_job_runs",
         "SCHEDULE_PRUNE_JOB_RUNS",
         ("now",),
-        description="Forget old job runs (the latest of each job is kept).",
+        description=N_("Forget old job runs (the latest of each job is kept)."),
     ),
 )

@@ -17,6 +17,7 @@ import base64
 import binascii
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ from .contracts.services import SERVING_STATUSES, package_on
 from .extensions import db
 from .models import (
     OPEN_STATUSES,
+    ContactEmail,
     Contract,
     ContractChange,
     Package,
@@ -62,6 +64,32 @@ MAX_PAGE_SIZE = 200
 COUNT_CAP = 1000
 #: "Due soon": the next SLA target falls within this many minutes (the due view).
 DUE_SOON_MINUTES = 120
+
+
+#: A search that is one email address: the tickets of that person, not the words of it.
+_EMAIL_RE = re.compile(r"[^@\s\"]+@[^@\s\"]+\.[^@\s\"]+")
+
+
+def searched_email(q: str | None) -> str | None:
+    """The address when the search box holds exactly one email address."""
+    text = (q or "").strip()
+    return text.lower() if _EMAIL_RE.fullmatch(text) else None
+
+
+def _email_match(email: str):
+    """Tickets of the person with this address: their contact's, mailed from it, or opened
+    by the portal user signed in with it; and any whose text names it."""
+    contact_ids = select(ContactEmail.contact_id).where(ContactEmail.email == email)
+    user_ids = select(User.id).where(func.lower(User.email) == email)
+    clauses = [
+        Ticket.contact_id.in_(contact_ids),
+        func.lower(Ticket.requester_email) == email,
+        Ticket.opened_by_id.in_(user_ids),
+    ]
+    words = ticket_match(email)
+    if words is not None:
+        clauses.append(words)
+    return or_(*clauses)
 
 
 class BadCursor(ValueError):
@@ -228,7 +256,8 @@ def filtered(user: User, filters: QueueFilter, now: datetime, *, with_search: bo
     if filters.assignee_id is not None:
         stmt = stmt.where(Ticket.assignee_id == filters.assignee_id)
     if with_search:
-        match = ticket_match(filters.q)
+        email = searched_email(filters.q)
+        match = _email_match(email) if email else ticket_match(filters.q)
         if match is not None:
             stmt = stmt.where(match)
     return stmt
@@ -263,7 +292,7 @@ def queue_page(
     order = filters.effective_order
     after = decode_cursor(order, cursor) if cursor else None
     ctx = capacity_context(now) if order == "queue" else None
-    if order == "newest" and parse_query(filters.q):
+    if order == "newest" and parse_query(filters.q) and not searched_email(filters.q):
         tickets = _search_newest(user, filters, now, after[0] if after else None, limit + 1)
         more = len(tickets) > limit
         tickets = tickets[:limit]

@@ -59,4 +59,43 @@ def ingest_command(mode: str) -> None:
     click.echo(str(summary))
 
 
-COMMANDS = [ingest_command]
+@click.command("mailboxes")
+@click.option("--test", "test", is_flag=True,
+              help="Also log in to each mailbox now (exit status 1 when one fails).")
+@with_appcontext
+def mailboxes_command(test: bool) -> None:
+    """Each support mailbox: last poll, last error, mail taken today, unresolved failed mail."""
+    from mail_ingest.status import check_connection, mailbox_overview
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    rows, error = mailbox_overview(app.config)
+    if error:
+        raise click.ClickException(f"mailbox settings: {error}")
+    if not rows:
+        raise click.ClickException("no mailbox is configured")
+    failed = False
+    configs = {c.name: c for c in _configs(app.config)} if test else {}
+    for row in rows:
+        s = row.state
+        polled = s.last_poll_at.isoformat(timespec="seconds") if s.last_poll_at else "never"
+        click.echo(f"{row.name}: {row.user}@{row.host}:{row.port}/{row.folder} -> {row.queue}; "
+                   f"last poll {polled}; taken today {s.taken_today}; failed {s.failed}"
+                   + (f"; last error: {s.last_error}" if s.last_error else ""))
+        if test:
+            check = check_connection(configs[row.name])
+            if check.ok:
+                click.echo(f"  test: ok, {check.messages} message(s) in {row.folder}")
+            else:
+                failed = True
+                click.echo(f"  test: {check.kind}: {check.detail}", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+def _configs(settings):
+    from mail_ingest.config import mailbox_configs
+
+    return mailbox_configs(settings)
+
+
+COMMANDS = [ingest_command, mailboxes_command]

@@ -56,6 +56,7 @@ from mail_ingest.imap import (
     open_mailbox,
 )
 from mail_ingest.prepare import PreparedMessage, prepare_batch, unprepared
+from mail_ingest.status import note_poll
 from mail_ingest.store import FAILED, NEW_TICKET, REPLY, StoreSettings, store_batch
 
 log = logging.getLogger(__name__)
@@ -351,6 +352,7 @@ class Ingestor:
         except ImapError as exc:
             log.warning("mailbox %s: %s", config.name, exc)
             summary.errors.append(f"{config.name}: {exc}")
+        _note_pass(config, summary)
         return summary
 
     def drain(self, mailbox: ImapMailbox, summary: Summary | None = None) -> Summary:
@@ -476,6 +478,7 @@ class Ingestor:
                     backoff = BACKOFF_FIRST
                     while not stop.is_set():
                         summary = self.drain(mailbox)
+                        _note_pass(config, summary)
                         if on_pass is not None and (summary.fetched or summary.errors):
                             on_pass(config, summary)
                         if summary.errors:
@@ -486,6 +489,8 @@ class Ingestor:
             except (ImapError, _BatchAborted, SQLAlchemyError) as exc:
                 db.session.rollback()
                 log.warning("mailbox %s: %s; reconnecting in %.0f s", config.name, exc, backoff)
+                if not isinstance(exc, _BatchAborted):  # a failed batch was noted already
+                    note_poll(config.name, error=str(exc))
                 stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
             except Exception:  # a bug must not end the watch for good: log it, back off
@@ -528,6 +533,13 @@ def _record_acks(results: list[outgoing.AckResult]) -> int:
 
 
 # -- mailbox state --------------------------------------------------------------------------------
+
+
+def _note_pass(config: MailboxConfig, summary: Summary) -> None:
+    """Tell the admin page how the pass went (mail stored, the first error)."""
+    prefix = f"{config.name}: "
+    error = summary.errors[0].removeprefix(prefix) if summary.errors else None
+    note_poll(config.name, taken=summary.new_tickets + summary.replies, error=error)
 
 
 def _begin_state(name: str, uidvalidity: int) -> int:

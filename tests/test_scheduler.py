@@ -438,7 +438,7 @@ def test_admin_sees_job_runs_and_others_do_not(client, auth, factory, app):
     assert client.get("/admin/jobs").status_code == 302  # to the login page
     auth.login(admin.email)
     page = client.get("/admin/jobs").get_data(as_text=True)
-    assert 'data-job="monthly_probe"' in page and "monthly 1 06:00" in page
+    assert 'data-job="monthly_probe"' in page and "every month on day 1 at 06:00" in page
     assert page.count('data-outcome="ok"') == 1 and page.count('data-outcome="error"') == 1
     assert "the disk is full" in page
     only_errors = client.get("/admin/jobs?outcome=error").get_data(as_text=True)

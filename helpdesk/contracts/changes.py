@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..accounting.rules import change_effective_date
@@ -55,7 +57,17 @@ class ContractTerms(Protocol):
 
 
 class ContractChangeError(ValueError):
-    """A package change that cannot be made; the message is for the user."""
+    """A package change that cannot be made; the message is for the user (a lazy translation,
+    in the reader's language when shown)."""
+
+
+#: Why a contract cannot change, in words (only serving contracts change package).
+_NOT_SERVING = {
+    ContractStatus.EXPIRED: _l("The contract has expired: only a running contract changes package."),
+    ContractStatus.CANCELLED: _l(
+        "The contract is cancelled: only a running contract changes package."
+    ),
+}
 
 
 def status_while_in_force(contract: ContractTerms) -> str | None:
@@ -111,9 +123,10 @@ def _require_open_month(contract: Contract, day: date) -> None:
     period = f"{day.year:04d}-{day.month:02d}"
     closed = db.session.scalar(select(ClosedMonth.id).where(ClosedMonth.period == period))
     if closed is not None:
-        raise ContractChangeError(
-            f"{period} is closed: a package change effective on {day} would alter a frozen bill"
-        )
+        raise ContractChangeError(_l(
+            "%(month)s is closed: a package change effective on %(day)s would alter a frozen bill.",
+            month=format_date(day, "LLLL y"), day=format_date(day),
+        ))
 
 
 def change_package(
@@ -132,31 +145,37 @@ def change_package(
     A negotiated fee is for one package, so it is replaced by ``monthly_fee`` (None: list price).
     """
     if contract.status not in (ContractStatus.ACTIVE, ContractStatus.TRIAL):
-        raise ContractChangeError(f"the contract is {contract.status}: only a serving one changes")
+        raise ContractChangeError(_NOT_SERVING.get(contract.status) or _l(
+            "Only a running contract changes package."))
     requested_on = requested_on or _today(contract)
     effective = change_effective_date(requested_on, upgrade=upgrade)
     if effective < contract.start_date:
-        raise ContractChangeError(f"the contract starts on {contract.start_date}, after {effective}")
+        raise ContractChangeError(_l("The contract starts on %(start)s, after %(day)s.",
+                                     start=format_date(contract.start_date),
+                                     day=format_date(effective)))
     if contract.end_date is not None and effective > contract.end_date:
-        raise ContractChangeError(f"the contract ends on {contract.end_date}, before {effective}")
+        raise ContractChangeError(_l("The contract ends on %(end)s, before %(day)s.",
+                                     end=format_date(contract.end_date),
+                                     day=format_date(effective)))
     current = db.session.get(Package, package_id_on(contract, effective))
     if current is not None and current.id == package.id:
-        raise ContractChangeError(f"the contract is already on {package.name} on {effective}")
+        raise ContractChangeError(_l("The contract is already on %(package)s on %(day)s.",
+                                     package=package.name, day=format_date(effective)))
     if current is not None:
         if upgrade and package.rank <= current.rank:
-            raise ContractChangeError(
-                f"{package.name} is not bigger than {current.name}: that is a downgrade"
-            )
+            raise ContractChangeError(_l(
+                "%(new)s is not bigger than %(current)s: that is a downgrade.",
+                new=package.name, current=current.name))
         if not upgrade and package.rank >= current.rank:
-            raise ContractChangeError(
-                f"{package.name} is not smaller than {current.name}: that is an upgrade"
-            )
+            raise ContractChangeError(_l(
+                "%(new)s is not smaller than %(current)s: that is an upgrade.",
+                new=package.name, current=current.name))
     _require_open_month(contract, effective)
     later = [c for c in contract.changes if c.effective_date > effective]
     if later:
-        raise ContractChangeError(
-            f"a change is already planned for {later[0].effective_date}; cancel it first"
-        )
+        raise ContractChangeError(_l(
+            "A change is already planned for %(day)s; cancel it first.",
+            day=format_date(later[0].effective_date)))
     before = snapshot(contract)
     kind = ChangeKind.UPGRADE if upgrade else ChangeKind.DOWNGRADE
     change = next((c for c in contract.changes if c.effective_date == effective), None)

@@ -60,3 +60,4 @@ __all__ = [
     "SlaPolicy", "StoredReport", "Ticket", "TicketPause", "TicketStatus", "TimeEntry",
     "UTCDateTime", "User", "Visit", "VisitStatus", "utcnow",
 ]
+from ..mailboxes import models as _mailbox_models  # noqa: F401  (the mailbox_polls table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ..audit import record
@@ -18,7 +19,8 @@ from .services import add_article, set_status
 
 
 class MergeError(ValueError):
-    """The two tickets cannot be merged (same ticket, already merged, different clients)."""
+    """The two tickets cannot be merged (same ticket, already merged, different clients); the
+    message is a lazy translation, in the reader's language when shown."""
 
 
 def final_ticket(ticket: Ticket) -> Ticket:
@@ -36,14 +38,14 @@ def final_ticket(ticket: Ticket) -> Ticket:
 def check_mergeable(source: Ticket, target: Ticket) -> None:
     """Raise :class:`MergeError` unless ``source`` may be merged into ``target``."""
     if source.id == target.id:
-        raise MergeError("a ticket cannot be merged into itself")
+        raise MergeError(_l("A ticket cannot be merged into itself."))
     if source.merged_into_id is not None:
-        raise MergeError(f"ticket #{source.number} is already merged")
+        raise MergeError(_l("Ticket #%(n)s is already merged.", n=source.number))
     if target.merged_into_id is not None:
-        raise MergeError(f"ticket #{target.number} is merged into another ticket")
+        raise MergeError(_l("Ticket #%(n)s is merged into another ticket.", n=target.number))
     if source.client_id is not None and source.client_id != target.client_id:
         # Merging would show one client's messages to another client.
-        raise MergeError("the tickets belong to different clients")
+        raise MergeError(_l("The tickets belong to different clients."))
 
 
 def merge_tickets(

@@ -27,9 +27,10 @@ def register_blueprints(app: Flask) -> None:
             return redirect(url_for("auth.login"))
         return redirect(home_url(current_user))
 
-    from . import filters
+    from . import errors, filters
 
     filters.init_app(app)
+    errors.init_app(app)
 
 
 def home_url(user) -> str:

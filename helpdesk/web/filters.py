@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel import Locale
+from babel.dates import format_skeleton
 from flask import Flask
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, gettext
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_timezone,
+    gettext,
+)
 from flask_babel import lazy_gettext as _l
 
 #: Words for the stored codes, so every page shows them in the reader's language.
@@ -62,6 +72,21 @@ LABELS = {
 }
 
 
+#: The one way a moment is written on every page: weekday, day, month, (year,) 24-hour time,
+#: in the order and words of the reader's language ("Tue, Sep 1, 2026, 13:26",
+#: "uto, 1. sep 2026. 13:26", "1 Eyl 2026 Sal 13:26").
+MOMENT_SKELETONS = {"full": "yMMMEd", "brief": "MMMEd"}
+
+
+def moment(value: datetime, kind: str = "full") -> str:
+    """A moment in the viewer's zone and language (see MOMENT_SKELETONS)."""
+    locale = Locale.parse(str(get_locale() or "en"))
+    zone = get_timezone()
+    day = format_skeleton(MOMENT_SKELETONS[kind], value, tzinfo=zone, locale=locale)
+    clock = format_skeleton("Hm", value, tzinfo=zone, locale=locale)
+    return locale.datetime_formats["medium"].replace("{1}", day).replace("{0}", clock)
+
+
 def label(value: object, kind: str) -> str:
     """The reader's word for a stored code; the code itself when we have no word for it."""
     if value is None:
@@ -75,9 +100,14 @@ def init_app(app: Flask) -> None:
     """Register the filters on the app's Jinja environment."""
 
     @app.template_filter("dt")
-    def _dt(value: datetime | None, fmt: str = "short") -> str:
-        """A moment in the viewer's zone and language."""
-        return format_datetime(value, fmt) if value else ""
+    def _dt(value: datetime | None, fmt: str = "full") -> str:
+        """A moment in the viewer's zone and language: "full" (with the year) or "brief" (see
+        MOMENT_SKELETONS); any other value is a Babel format or pattern."""
+        if not value:
+            return ""
+        if fmt in MOMENT_SKELETONS:
+            return moment(value, fmt)
+        return format_datetime(value, fmt)
 
     @app.template_filter("d")
     def _d(value: date | datetime | None, fmt: str = "medium") -> str:

@@ -11,6 +11,7 @@ from ...extensions import db
 from ...models import IngestFailure, JobRun
 from ...scheduler import ERROR, INTERRUPTED, OK, RUNNING, job_overview
 from . import bp
+from .schedule_words import OUTCOME_LABELS, schedule_words
 
 PAGE_SIZE = 100
 OUTCOMES = (OK, ERROR, RUNNING, INTERRUPTED)
@@ -56,6 +57,8 @@ def jobs():
         job=job,
         outcome=outcome,
         next_before=runs[-1].id if more and runs else None,
+        schedule_words=schedule_words,
+        OUTCOME_LABELS={k: str(v) for k, v in OUTCOME_LABELS.items()},
     )
 
 

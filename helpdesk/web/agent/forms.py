@@ -16,7 +16,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from ...models import Priority, TicketStatus
 
@@ -69,9 +76,11 @@ def _attachment_sizes(form, field) -> None:
 class ReplyForm(FlaskForm):
     """A reply to the client, sent by email."""
 
-    to = StringField(_l("To"), validators=[DataRequired(), Length(max=2000), _addresses])
+    to = StringField(_l("To"), validators=[DataRequired(_l("Enter at least one address.")),
+                                           Length(max=2000), _addresses])
     cc = StringField(_l("Cc"), validators=[Optional(), Length(max=2000), _addresses])
-    body = TextAreaField(_l("Reply"), validators=[DataRequired(), Length(max=200_000)],
+    body = TextAreaField(_l("Reply"), validators=[DataRequired(_l("Write the reply.")),
+                                                  Length(max=200_000)],
                          render_kw={"rows": 8, "accesskey": "r"})
     attachments = MultipleFileField(_l("Attachments"), validators=[_attachment_sizes])
     then_status = SelectField(
@@ -88,7 +97,8 @@ class ReplyForm(FlaskForm):
 class NoteForm(FlaskForm):
     """An internal note: agents only, never mailed."""
 
-    body = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=200_000)],
+    body = TextAreaField(_l("Internal note"), validators=[DataRequired(_l("Write the note.")),
+                                                          Length(max=200_000)],
                          render_kw={"rows": 4, "accesskey": "n"})
     attachments = MultipleFileField(_l("Attachments"), validators=[_attachment_sizes])
     submit = SubmitField(_l("Add note"))
@@ -124,6 +134,45 @@ class MergeForm(FlaskForm):
     """Merge this ticket into another one (this one closes)."""
 
     target = IntegerField(_l("Merge into ticket number"),
-                          validators=[DataRequired(), NumberRange(min=1)],
+                          validators=[InputRequired(_l("Enter the ticket number.")),
+                                      NumberRange(min=1, message=_l(
+                                          "A ticket number is %(min)s or more."))],
                           render_kw={"accesskey": "m", "inputmode": "numeric"})
     submit = SubmitField(_l("Merge"))
+
+
+CHANNEL_LABELS = {
+    "phone": _l("Phone call"),
+    "remote": _l("Remote session"),
+    "email": _l("Email (written down by us)"),
+}
+
+
+class NewTicketForm(FlaskForm):
+    """A ticket an agent opens for a client (a phone call: nobody mailed us)."""
+
+    contact = SelectField(_l("Contact"), coerce=str, validate_choice=False)
+    channel = SelectField(_l("How they reached us"),
+                          choices=[SelectChoice(*kv) for kv in CHANNEL_LABELS.items()],
+                          default="phone")
+    subject = StringField(_l("Subject"), validators=[
+        DataRequired(message=_l("Write a subject.")),
+        Length(max=500, message=_l("At most %(max)d characters.")),
+    ], render_kw={"autocomplete": "off"})
+    description = TextAreaField(_l("What the client asked for"), validators=[
+        DataRequired(message=_l("Write what the client asked for.")),
+        Length(max=200_000, message=_l("At most %(max)d characters.")),
+    ], render_kw={"rows": 8})
+    priority = SelectField(_l("Priority"),
+                           choices=[SelectChoice(*kv) for kv in PRIORITY_LABELS.items()],
+                           default="normal")
+    assignee = SelectField(_l("Assignee"), coerce=str, validate_choice=False)
+    submit = SubmitField(_l("Open ticket"))
+
+    def validate_channel(self, field) -> None:
+        if field.data not in CHANNEL_LABELS:
+            raise ValidationError(_l("Choose how the client reached us."))
+
+    def validate_priority(self, field) -> None:
+        if field.data not in Priority.values():
+            raise ValidationError(_l("Choose a priority."))

@@ -38,7 +38,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from ...accounting.importers.cdr import normalize_phone
 from ...accounting.ledger import (
@@ -127,18 +134,22 @@ class TimerCancelForm(FlaskForm):
 class PhoneCallForm(FlaskForm):
     caller = StringField(_l("Caller's number"), validators=[Optional(), Length(max=40)])
     started_at = DateTimeLocalField(_l("Call started"), format=LOCAL_FORMAT,
-                                    validators=[DataRequired(), _not_future])
-    minutes = IntegerField(_l("Minutes"), validators=[DataRequired(),
-                                                      NumberRange(min=1, max=8 * 60)])
+                                    validators=[DataRequired(_l("Enter when the call started.")),
+                                                _not_future])
+    minutes = IntegerField(_l("Minutes"), validators=[
+        InputRequired(_l("Enter the minutes.")),
+        NumberRange(min=1, max=8 * 60, message=_l("From %(min)s to %(max)s minutes."))])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
 class ManualTimeForm(FlaskForm):
-    kind = SelectField(_l("Kind of work"), validators=[DataRequired()])
+    kind = SelectField(_l("Kind of work"), validators=[DataRequired(_l("Choose the kind of work."))])
     started_at = DateTimeLocalField(_l("Started"), format=LOCAL_FORMAT,
-                                    validators=[DataRequired(), _not_future])
-    minutes = IntegerField(_l("Minutes"), validators=[DataRequired(),
-                                                      NumberRange(min=1, max=24 * 60)])
+                                    validators=[DataRequired(_l("Enter when the work started.")),
+                                                _not_future])
+    minutes = IntegerField(_l("Minutes"), validators=[
+        InputRequired(_l("Enter the minutes.")),
+        NumberRange(min=1, max=24 * 60, message=_l("From %(min)s to %(max)s minutes."))])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
@@ -161,7 +172,8 @@ class AdjustmentForm(FlaskForm):
         _l("Billable minutes to add or take back (leave empty: recomputed from the minutes)"),
         validators=[Optional(), NumberRange(min=-100 * 60, max=100 * 60)],
     )
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Write the reason.")),
+                                                      Length(max=2000)])
 
     def validate_minutes_delta(self, field) -> None:
         if not field.data and self.billable_delta.data is None:

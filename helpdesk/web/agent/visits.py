@@ -16,7 +16,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, IntegerField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ...accounting.ledger import LedgerError
 from ...auth.policy import get_client_or_404
@@ -40,15 +40,16 @@ class ConfirmVisitForm(FlaskForm):
 
 
 class MoveVisitForm(FlaskForm):
-    planned_date = DateField(_l("New date"), validators=[DataRequired()])
+    planned_date = DateField(_l("New date"), validators=[DataRequired(_l("Enter the new date."))])
 
 
 class DoneVisitForm(FlaskForm):
-    day = DateField(_l("Date"), validators=[DataRequired()])
-    start = TimeField(_l("Started at (client's local time)"), validators=[DataRequired()])
-    minutes = IntegerField(
-        _l("Minutes on site"), validators=[DataRequired(), NumberRange(min=1, max=24 * 60)]
-    )
+    day = DateField(_l("Date"), validators=[DataRequired(_l("Enter the day of the visit."))])
+    start = TimeField(_l("Started at (client's local time)"),
+                      validators=[DataRequired(_l("Enter when the visit started."))])
+    minutes = IntegerField(_l("Minutes on site"), validators=[
+        InputRequired(_l("Enter the minutes.")),
+        NumberRange(min=1, max=24 * 60, message=_l("From %(min)s to %(max)s minutes."))])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 

@@ -12,9 +12,12 @@ from ..filters import LABELS
 
 
 class TicketForm(FlaskForm):
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    subject = StringField(_l("Subject"), validators=[
+        DataRequired(_l("Write a subject.")), Length(max=200, message=_l("At most %(max)d characters."))])
     body = TextAreaField(
-        _l("What happened?"), validators=[DataRequired(), Length(max=20000)],
+        _l("What happened?"), validators=[
+            DataRequired(_l("Describe what happened.")),
+            Length(max=20000, message=_l("At most %(max)d characters."))],
         render_kw={"rows": 8},
     )
     attachments = MultipleFileField(_l("Attachments"))
@@ -22,14 +25,18 @@ class TicketForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(
-        _l("Your reply"), validators=[DataRequired(), Length(max=20000)], render_kw={"rows": 5}
+        _l("Your reply"), validators=[
+            DataRequired(_l("Write your reply.")),
+            Length(max=20000, message=_l("At most %(max)d characters."))], render_kw={"rows": 5}
     )
     attachments = MultipleFileField(_l("Attachments"))
 
 
 class InviteForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the person's name.")),
+                                               Length(max=200)])
+    email = EmailField(_l("Email"), validators=[
+        DataRequired(_l("Enter the email address.")), Length(max=254)])
     portal_role = SelectField(
         _l("Role"),
         choices=[SelectChoice(code, LABELS["portal_role"][code])
