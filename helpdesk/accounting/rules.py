@@ -49,7 +49,9 @@ __all__ = [
     "AddonSegment",
     "BillingRules",
     "ContractState",
+    "RULE_CODES",
     "EntryBilling",
+    "EntryExplanation",
     "EntryRecord",
     "PackageSegment",
     "ProratedPart",
@@ -61,6 +63,7 @@ __all__ = [
     "downgrade_effective_date",
     "month_bounds",
     "period_of",
+    "plain_billable_minutes",
     "prorate",
 ]
 
@@ -420,6 +423,95 @@ class EntryRecord:
     out_of_hours: bool = False
     ticket_warranty_defect: bool = False
     is_adjustment: bool = False
+    #: The time entry's id, when the caller wants this entry explained (:class:`EntryExplanation`).
+    id: int | None = None
+    #: What the entry would bill inside business hours; None: the same as ``billable_minutes``.
+    plain_billable_minutes: int | None = None
+
+
+# -- explaining an entry ---------------------------------------------------------------------
+
+#: Short codes of the rules that make an entry's billed time differ from its worked time (or
+#: keep it off the package), in the order a report's legend lists them.
+RULE_ROUNDING = "R"
+RULE_MINIMUM = "M"
+RULE_OUT_OF_HOURS = "O"
+RULE_FREE_VISIT = "V"
+RULE_PAID_VISIT = "P"
+RULE_DEVELOPMENT = "D"
+RULE_WARRANTY = "W"
+RULE_TRIAL = "T"
+RULE_NO_CONTRACT = "N"
+RULE_WAIVED = "X"
+RULE_ADJUSTMENT = "A"
+RULE_CODES = (
+    RULE_ROUNDING, RULE_MINIMUM, RULE_OUT_OF_HOURS, RULE_FREE_VISIT, RULE_PAID_VISIT,
+    RULE_DEVELOPMENT, RULE_WARRANTY, RULE_TRIAL, RULE_NO_CONTRACT, RULE_WAIVED, RULE_ADJUSTMENT,
+)
+
+#: Where an entry's billed minutes went in the month's sum.
+BUCKET_PACKAGE = "package"  # counted against the package (or, without one, charged)
+BUCKET_DEVELOPMENT = "development"
+BUCKET_FREE_VISIT = "free_visit"
+BUCKET_WARRANTY = "warranty"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryExplanation:
+    """Why one entry bills what it bills: the rules applied (codes) and where its minutes went."""
+
+    id: int
+    bucket: str
+    codes: tuple[str, ...]
+    #: Minutes added by the out-of-hours weighting (billed minus the in-hours equivalent).
+    surcharge_minutes: int
+
+
+def plain_billable_minutes(kind: str, minutes: int, rules: BillingRules) -> int:
+    """What ``minutes`` of ``kind`` bill inside business hours: rounded up, sessions at least one
+    increment (the same arithmetic as :func:`billable_minutes` without a calendar)."""
+    increments = _ceil_div(max(minutes, 0), rules.increment_minutes)
+    if kind in rules.session_kinds:
+        increments = max(increments, 1)
+    return increments * rules.increment_minutes
+
+
+def _explain(e: EntryRecord, bucket: str, status: str, rules: BillingRules) -> EntryExplanation:
+    codes: list[str] = []
+    surcharge = 0
+    if e.is_adjustment:
+        codes.append(RULE_ADJUSTMENT)
+    else:
+        plain = e.billable_minutes if e.plain_billable_minutes is None else e.plain_billable_minutes
+        if e.billable_minutes == 0 and (e.minutes > 0 or e.kind in rules.session_kinds):
+            codes.append(RULE_WAIVED)
+        else:
+            if e.kind in rules.session_kinds and e.minutes < rules.increment_minutes:
+                codes.append(RULE_MINIMUM)
+            elif plain > e.minutes:
+                codes.append(RULE_ROUNDING)
+            if e.billable_minutes > plain:
+                codes.append(RULE_OUT_OF_HOURS)
+                surcharge = e.billable_minutes - plain
+    if bucket == BUCKET_DEVELOPMENT:
+        codes.append(RULE_DEVELOPMENT)
+    elif bucket == BUCKET_FREE_VISIT:
+        codes.append(RULE_FREE_VISIT)
+    elif bucket == BUCKET_WARRANTY:
+        codes.append(RULE_WARRANTY)
+    else:
+        if e.kind == VISIT and not e.is_adjustment:
+            codes.append(RULE_PAID_VISIT)
+        if status == "trial":
+            codes.append(RULE_TRIAL)
+        elif status not in _PACKAGE_STATUSES:
+            codes.append(RULE_NO_CONTRACT)
+    return EntryExplanation(
+        id=e.id if e.id is not None else 0,
+        bucket=bucket,
+        codes=tuple(codes),
+        surcharge_minutes=surcharge if bucket == BUCKET_PACKAGE else 0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,6 +549,14 @@ class Usage:
     #: Minutes of warranty-defect work not charged.
     warranty_minutes: int = 0
     package_parts: list[ProratedPart] = field(default_factory=list)
+    #: Minutes really worked (logged), every entry and adjustment.
+    worked_minutes: int = 0
+    #: Of ``billable_minutes``: what the out-of-hours weighting added (x1.5 minus in-hours).
+    out_of_hours_surcharge_minutes: int = 0
+    #: Of ``billable_minutes``: signed corrections booked this month (adjustments).
+    adjustment_minutes: int = 0
+    #: Per entry, when the entries came with ids: the rules applied and where the minutes went.
+    explanations: dict[int, EntryExplanation] = field(default_factory=dict)
 
     @property
     def remaining_minutes(self) -> int:
@@ -488,6 +588,9 @@ class Usage:
             "free_visit_minutes": self.free_visit_minutes,
             "visits_used": self.visits_used,
             "warranty_minutes": self.warranty_minutes,
+            "worked_minutes": self.worked_minutes,
+            "out_of_hours_surcharge_minutes": self.out_of_hours_surcharge_minutes,
+            "adjustment_minutes": self.adjustment_minutes,
             "total": money(self.total),
         }
 
@@ -549,22 +652,31 @@ def compute_usage(
     development = 0
     out_of_hours = 0
     warranty = 0
+    worked = 0
+    adjusted = 0
+    buckets: list[tuple[EntryRecord, str]] = []
     visits: list[EntryRecord] = []
     for e in entries:
         kind = e.kind
         minutes = e.billable_minutes
         by_kind[kind] = by_kind.get(kind, 0) + minutes
         out_of_hours += e.out_of_hours_minutes
+        worked += e.minutes
         if kind == DEVELOPMENT:
             development += minutes
+            buckets.append((e, BUCKET_DEVELOPMENT))
         elif e.is_adjustment:
             counted += minutes
+            adjusted += minutes
+            buckets.append((e, BUCKET_PACKAGE))
         elif kind == VISIT:
             visits.append(e)
         elif warranty_end is not None and e.ticket_warranty_defect and e.started_at < warranty_end:
             warranty += minutes
+            buckets.append((e, BUCKET_WARRANTY))
         else:
             counted += minutes
+            buckets.append((e, BUCKET_PACKAGE))
     unknown = by_kind.keys() - KINDS
     if unknown:
         raise ValueError(f"unknown kinds of work: {sorted(unknown)}")
@@ -577,14 +689,20 @@ def compute_usage(
         if visits_used < free_visits:
             visits_used += 1
             free_visit_minutes += visit.billable_minutes
+            buckets.append((visit, BUCKET_FREE_VISIT))
         elif (
             warranty_end is not None
             and visit.ticket_warranty_defect
             and visit.started_at < warranty_end
         ):
             warranty += visit.billable_minutes
+            buckets.append((visit, BUCKET_WARRANTY))
         else:
             counted += visit.billable_minutes
+            buckets.append((visit, BUCKET_PACKAGE))
+    explained = [(e, bucket, _explain(e, bucket, status, rules)) for e, bucket in buckets]
+    surcharge = sum(x.surcharge_minutes for _, _, x in explained)
+    explanations = {e.id: x for e, _, x in explained if e.id is not None}
 
     parts = prorate(contract_state.segments, month) if has_package else []
     included = sum(p.included_minutes for p in parts)
@@ -622,4 +740,8 @@ def compute_usage(
         visits_used=visits_used,
         warranty_minutes=warranty,
         package_parts=parts,
+        worked_minutes=worked,
+        out_of_hours_surcharge_minutes=surcharge,
+        adjustment_minutes=adjusted,
+        explanations=explanations,
     )
