@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from helpdesk.accounting.closing import close_month
+from helpdesk.accounting.closing import CloseBlocked, close_month
 from helpdesk.accounting.ledger import log_entry
 from helpdesk.accounting.usage import usage_for, usage_json
 from helpdesk.extensions import db
@@ -27,7 +27,7 @@ from reports.data import report_input
 from reports.model import SlaOutcome
 from reports.pdf import render_report
 from reports.service import available_periods, report_clients
-from tests.worked_example import build_worked_example
+from tests.worked_example import approve_flagged, build_worked_example
 
 BELGRADE = ZoneInfo("Europe/Belgrade")
 REPORTS_DIR = Path(i18n.__file__).parent
@@ -288,6 +288,9 @@ def test_closed_month_is_issued_at_its_closing_time(app, factory):
     client, period, _ = build_worked_example(factory)
     draft = report_input(client, period, now=datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
     assert draft.preliminary and draft.issued_at == datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
+    with pytest.raises(CloseBlocked):  # three out-of-hours entries wait for the review
+        close_month(period, now=datetime(2026, 4, 1, 4, 0, tzinfo=UTC))
+    approve_flagged(period, factory.user(Role.ADMIN))
     closed = close_month(period, now=datetime(2026, 4, 1, 4, 0, tzinfo=UTC))
     db.session.commit()
     final = report_input(client, period, now=datetime(2026, 6, 1, tzinfo=UTC))

@@ -48,7 +48,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from helpdesk.accounting.ledger import log_entry
+from helpdesk.accounting.closing import unreviewed_entries
+from helpdesk.accounting.ledger import log_entry, review_entry
 from helpdesk.contracts.changes import upgrade
 from helpdesk.extensions import db
 from helpdesk.models import Client, EntrySource, Role
@@ -61,6 +62,14 @@ BELGRADE = ZoneInfo("Europe/Belgrade")
 def local(*args: int) -> datetime:
     """A Belgrade wall-clock time."""
     return datetime(*args, tzinfo=BELGRADE)
+
+
+def approve_flagged(period: str, manager: Any) -> None:
+    """The account manager keeps the bill of every flagged out-of-hours entry (the month may
+    then close); the figures stay as they were."""
+    for entry in unreviewed_entries(period):
+        review_entry(entry, user=manager, decision="approve")
+    db.session.flush()
 
 
 def build_worked_example(factory: Any) -> tuple[Client, str, dict[str, Any]]:
