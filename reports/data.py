@@ -99,7 +99,8 @@ def requester_report_input(
     month_bounds(period)
     now = now or utcnow()
     closed_at = _closed_at(period)
-    names = _Names(addons={}, packages=dict(db.session.execute(select(Package.id, Package.name))))
+    names = _Names(addons={}, packages={
+        id_: name for id_, name in db.session.execute(select(Package.id, Package.name))})
     return _build(client, period, usage_detail(client, period), closed_at or now,
                   closed_at is None, names, requester=user)
 

@@ -55,6 +55,7 @@ from reports.pdf_layout import (
     _styles,
     _table_style,
     _wrap,
+    setup_reportlab,
 )
 
 #: The legend of the accounting's rule codes (helpdesk.accounting.rules.RULE_CODES), in order.
@@ -82,7 +83,7 @@ ENTRY_LABELS = (_("Date"), _("Start"), _("Agent"), _("Kind"), _("Ticket"), _("Wo
 ENTRY_WIDTHS = (20 * mm, 12 * mm, 36 * mm, 26 * mm, 17 * mm, 16 * mm, 16 * mm, 31 * mm)
 ADJUSTMENT_LABELS = (_("Booked"), _("Corrects"), _("Ticket"), _("Kind"), _("Reason"),
                      _("Worked"), _("Billed"))
-ADJUSTMENT_WIDTHS = (20 * mm, 26 * mm, 17 * mm, 24 * mm, 55 * mm, 16 * mm, 16 * mm)
+ADJUSTMENT_WIDTHS = (20 * mm, 30 * mm, 17 * mm, 26 * mm, 49 * mm, 16 * mm, 16 * mm)
 
 
 @dataclass(frozen=True)
@@ -334,10 +335,28 @@ def _sla_label(outcome: SlaOutcome, fmt: ReportFormatter) -> str:
     return fmt.gettext(label) if outcome is not SlaOutcome.NONE else label
 
 
+def _longest(texts: Sequence[str], font: str = FONT, size: float = CELL_SIZE) -> str:
+    return max(texts, key=lambda text: stringWidth(text, font, size))
+
+
+def _kind_names(fmt: ReportFormatter) -> list[str]:
+    return [fmt.gettext(label) for label in CHANNEL_LABELS.values()]
+
+
 def _entry_widths(fmt: ReportFormatter) -> list[float]:
+    """The time-entry columns, widened where the language's kinds or dates need it."""
     labels = [fmt.gettext(label) for label in ENTRY_LABELS]
     return _column_widths(labels, list(ENTRY_WIDTHS), flex=2,
-                          samples={0: fmt.date(date(2000, 12, 28)), 1: "00:00"})
+                          samples={0: fmt.date(date(2000, 12, 28)), 1: "00:00",
+                                   3: _longest(_kind_names(fmt)), 7: "R, O, W, X"})
+
+
+def _adjustment_widths(fmt: ReportFormatter) -> list[float]:
+    labels = [fmt.gettext(label) for label in ADJUSTMENT_LABELS]
+    return _column_widths(labels, list(ADJUSTMENT_WIDTHS), flex=4,
+                          samples={0: fmt.date(date(2000, 12, 28)),
+                                   1: _longest(_month_names(fmt)),
+                                   3: _longest(_kind_names(fmt))})
 
 
 def _time_entries(data: ReportInput, zone: ZoneInfo, fmt: ReportFormatter) -> list[Flowable]:
@@ -430,8 +449,7 @@ def _adjustments(data: ReportInput, zone: ZoneInfo, fmt: ReportFormatter) -> lis
         return []
     gettext = fmt.gettext
     labels = [gettext(label) for label in ADJUSTMENT_LABELS]
-    widths = _column_widths(labels, list(ADJUSTMENT_WIDTHS), flex=4,
-                            samples={0: fmt.date(date(2000, 12, 28))})
+    widths = _adjustment_widths(fmt)
     rows: list[list[Any]] = [_head(labels, right_from=5)]
     for item in items:
         corrects = "–"
@@ -462,6 +480,7 @@ def _month_names(fmt: ReportFormatter) -> list[str]:
 
 def fixed_cells(data: ReportInput, fmt: ReportFormatter) -> list[Cell]:
     """Every string of ``data``'s report that sits in a cell of fixed width, with its room."""
+    setup_reportlab()
     cells: list[Cell] = []
     pad = SUMMARY_PADDING
     for label, hours, amount in summary_rows(data, fmt):
@@ -485,9 +504,7 @@ def fixed_cells(data: ReportInput, fmt: ReportFormatter) -> list[Cell]:
                           "entry rules"))
         cells.append(Cell(fmt.minutes(entry.billable_minutes), FONT, CELL_SIZE,
                           widths[6] - CELL_PADDING, "entry billed"))
-    adjustment_widths = _column_widths([fmt.gettext(x) for x in ADJUSTMENT_LABELS],
-                                       list(ADJUSTMENT_WIDTHS), flex=4,
-                                       samples={0: fmt.date(date(2000, 12, 28))})
+    adjustment_widths = _adjustment_widths(fmt)
     for name in _month_names(fmt):
         cells.append(Cell(name, FONT, CELL_SIZE, adjustment_widths[1] - CELL_PADDING,
                           "adjustment month"))

@@ -346,7 +346,7 @@ def report_pdf(period: str) -> ResponseReturnValue:
     if subagent:
         from reports.service import requester_report_pdf
 
-        body = requester_report_pdf(client, current_user, period)
+        body = requester_report_pdf(client, current_user._get_current_object(), period)
     else:
         body = render_report_pdf(client, period)
     db.session.commit()
