@@ -54,7 +54,8 @@ def export_download(what: str, fmt: str) -> Response:
         response = Response(stream_with_context(csv_chunks(data)), mimetype=_CSV)
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-    spool = tempfile.TemporaryFile()  # write-only workbook: rows go to disk, not memory
+    # Write-only workbook: rows go to disk, not memory; send_file closes (and so deletes) it.
+    spool = tempfile.TemporaryFile()  # noqa: SIM115
     write_xlsx(data, spool)
     spool.seek(0)
     return send_file(spool, mimetype=_XLSX, as_attachment=True, download_name=filename)
