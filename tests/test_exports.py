@@ -12,7 +12,6 @@ import pytest
 from openpyxl import load_workbook
 
 from helpdesk.accounting.ledger import log_entry
-from helpdesk.accounting.usage import usage_json
 from helpdesk.extensions import db
 from helpdesk.models import ApiToken, EntrySource, Role
 from reports.export import TIME_ENTRY_COLUMNS, ExportScope, csv_chunks, export, write
