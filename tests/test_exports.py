@@ -144,3 +144,21 @@ def test_console_downloads_are_streamed_and_scoped(app, client, auth, factory, w
     auth.login(agent.email)
     assert client.get(f"/console/exports/usage.csv?month={period}").status_code == 404
     assert client.get(f"/console/exports/tickets.csv?month={period}").status_code == 200
+
+
+def test_api_serves_the_same_export_with_the_same_rules(app, client, factory, worked):
+    company, other, period, expected = worked
+    manager = db.session.get(type(factory.user()), company.account_manager_id)
+    token, plain = ApiToken.issue(manager)
+    db.session.add(token)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {plain}"}
+    response = client.get(f"/api/v1/exports/usage?month={period}&format=csv", headers=headers)
+    assert response.status_code == 200 and response.is_streamed
+    (row,) = _csv(response.get_data(as_text=True))  # the manager's one client
+    assert row["total"] == expected["total"] and int(row["client_id"]) == company.id
+    assert client.get(f"/api/v1/exports/usage?month={period}&client={other.id}",
+                      headers=headers).status_code == 404
+    assert client.get(f"/api/v1/exports/usage?month={period}&format=pdf",
+                      headers=headers).status_code == 400
+    assert client.get(f"/api/v1/exports/usage?month={period}").status_code == 401
