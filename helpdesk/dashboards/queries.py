@@ -228,24 +228,16 @@ def backlog_ageing(user: User, filters: Filters, now: datetime | None = None) ->
 
 
 def backlog_by_month(user: User, filters: Filters, months: int = 6) -> list[tuple[str, int, int]]:
-    """(month, opened, resolved) for the last ``months`` months."""
-    periods = _months_back(filters.month, months)
-    bounds = [(p, *_vendor_bounds(p)) for p in periods]
-    start, end = bounds[0][1], bounds[-1][2]
-
-    def bucket(column: Any) -> ColumnElement:
-        return case(*((and_(column >= lo, column < hi), literal(p)) for p, lo, hi in bounds),
-                    else_=literal(""))
-
-    opened = dict(db.session.execute(
-        _tickets_of(user, filters).add_columns(bucket(Ticket.created_at), func.count())
-        .where(Ticket.created_at >= start, Ticket.created_at < end)
-        .group_by(bucket(Ticket.created_at))).all())
-    resolved = dict(db.session.execute(
-        _tickets_of(user, filters).add_columns(bucket(Ticket.resolved_at), func.count())
-        .where(Ticket.resolved_at >= start, Ticket.resolved_at < end)
-        .group_by(bucket(Ticket.resolved_at))).all())
-    return [(p, int(opened.get(p, 0)), int(resolved.get(p, 0))) for p in periods]
+    """(month, opened, resolved) for the last ``months`` months: index range counts."""
+    rows = []
+    for period in _months_back(filters.month, months):
+        lo, hi = _vendor_bounds(period)
+        opened = db.session.scalar(_tickets_of(user, filters).add_columns(func.count())
+                                   .where(Ticket.created_at >= lo, Ticket.created_at < hi))
+        resolved = db.session.scalar(_tickets_of(user, filters).add_columns(func.count())
+                                     .where(Ticket.resolved_at >= lo, Ticket.resolved_at < hi))
+        rows.append((period, int(opened or 0), int(resolved or 0)))
+    return rows
 
 
 # -- response and resolution times ------------------------------------------------------------
