@@ -238,7 +238,7 @@ def load_demo(now: datetime | None = None, seed: int = 2026) -> DemoSummary:
                                actor="demo")
             elif rng.random() < 0.2:
                 set_status(ticket, TicketStatus.PENDING, at=reply_at, actor="demo")
-    _close_old_months(today, now, staff["jelena"] if "jelena" in staff else None)
+    _close_old_months(today, now, staff.get("jelena"))
     db.session.add(Counter(name=MARKER, value=1))
     db.session.flush()
     return DemoSummary(created=True, counts=counts, logins=_logins())
