@@ -389,3 +389,23 @@ def test_subagent_report_shows_the_hours_of_own_requests_and_no_money(
 
 def billed_text(minutes: int) -> str:
     return i18n.formatter("en").minutes(billed("email", minutes))
+
+
+def test_explanations_of_a_waived_call_and_an_adjustment() -> None:
+    from helpdesk.accounting.explain import explain_entry
+    from helpdesk.accounting.rules import BillingRules, EntryRecord
+
+    rules = BillingRules()
+    start = datetime(2026, 3, 7, 22, 0, tzinfo=UTC)
+    waived = EntryRecord(kind="phone", started_at=start, minutes=25, billable_minutes=0,
+                         out_of_hours=True, plain_billable_minutes=billed("phone", 25))
+    assert explain_entry(waived, "package", "active", rules).codes == ("X",)
+    late_call = EntryRecord(kind="phone", started_at=start, minutes=25,
+                            billable_minutes=billed("phone", 25, 25), out_of_hours=True,
+                            plain_billable_minutes=billed("phone", 25))
+    explained = explain_entry(late_call, "package", "active", rules)
+    assert explained.codes == ("R", "O")
+    assert explained.surcharge_minutes == billed("phone", 25, 25) - billed("phone", 25)
+    credit = EntryRecord(kind="email", started_at=start, minutes=0, billable_minutes=-15,
+                         is_adjustment=True)
+    assert explain_entry(credit, "package", "active", rules).codes == ("A",)

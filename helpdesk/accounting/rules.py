@@ -37,6 +37,17 @@ from types import MappingProxyType
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from .explain import (
+    BUCKET_DEVELOPMENT,
+    BUCKET_FREE_VISIT,
+    BUCKET_PACKAGE,
+    BUCKET_WARRANTY,
+    RULE_CODES,
+    EntryExplanation,
+    explain_entry,
+    plain_billable_minutes,
+)
+
 __all__ = [
     "CONSULTING",
     "DEVELOPMENT",
@@ -429,91 +440,6 @@ class EntryRecord:
     plain_billable_minutes: int | None = None
 
 
-# -- explaining an entry ---------------------------------------------------------------------
-
-#: Short codes of the rules that make an entry's billed time differ from its worked time (or
-#: keep it off the package), in the order a report's legend lists them.
-RULE_ROUNDING = "R"
-RULE_MINIMUM = "M"
-RULE_OUT_OF_HOURS = "O"
-RULE_FREE_VISIT = "V"
-RULE_PAID_VISIT = "P"
-RULE_DEVELOPMENT = "D"
-RULE_WARRANTY = "W"
-RULE_TRIAL = "T"
-RULE_NO_CONTRACT = "N"
-RULE_WAIVED = "X"
-RULE_ADJUSTMENT = "A"
-RULE_CODES = (
-    RULE_ROUNDING, RULE_MINIMUM, RULE_OUT_OF_HOURS, RULE_FREE_VISIT, RULE_PAID_VISIT,
-    RULE_DEVELOPMENT, RULE_WARRANTY, RULE_TRIAL, RULE_NO_CONTRACT, RULE_WAIVED, RULE_ADJUSTMENT,
-)
-
-#: Where an entry's billed minutes went in the month's sum.
-BUCKET_PACKAGE = "package"  # counted against the package (or, without one, charged)
-BUCKET_DEVELOPMENT = "development"
-BUCKET_FREE_VISIT = "free_visit"
-BUCKET_WARRANTY = "warranty"
-
-
-@dataclass(frozen=True, slots=True)
-class EntryExplanation:
-    """Why one entry bills what it bills: the rules applied (codes) and where its minutes went."""
-
-    id: int
-    bucket: str
-    codes: tuple[str, ...]
-    #: Minutes added by the out-of-hours weighting (billed minus the in-hours equivalent).
-    surcharge_minutes: int
-
-
-def plain_billable_minutes(kind: str, minutes: int, rules: BillingRules) -> int:
-    """What ``minutes`` of ``kind`` bill inside business hours: rounded up, sessions at least one
-    increment (the same arithmetic as :func:`billable_minutes` without a calendar)."""
-    increments = _ceil_div(max(minutes, 0), rules.increment_minutes)
-    if kind in rules.session_kinds:
-        increments = max(increments, 1)
-    return increments * rules.increment_minutes
-
-
-def _explain(e: EntryRecord, bucket: str, status: str, rules: BillingRules) -> EntryExplanation:
-    codes: list[str] = []
-    surcharge = 0
-    if e.is_adjustment:
-        codes.append(RULE_ADJUSTMENT)
-    else:
-        plain = e.billable_minutes if e.plain_billable_minutes is None else e.plain_billable_minutes
-        if e.billable_minutes == 0 and (e.minutes > 0 or e.kind in rules.session_kinds):
-            codes.append(RULE_WAIVED)
-        else:
-            if e.kind in rules.session_kinds and e.minutes < rules.increment_minutes:
-                codes.append(RULE_MINIMUM)
-            elif plain > e.minutes:
-                codes.append(RULE_ROUNDING)
-            if e.billable_minutes > plain:
-                codes.append(RULE_OUT_OF_HOURS)
-                surcharge = e.billable_minutes - plain
-    if bucket == BUCKET_DEVELOPMENT:
-        codes.append(RULE_DEVELOPMENT)
-    elif bucket == BUCKET_FREE_VISIT:
-        codes.append(RULE_FREE_VISIT)
-    elif bucket == BUCKET_WARRANTY:
-        codes.append(RULE_WARRANTY)
-    else:
-        if e.kind == VISIT and not e.is_adjustment:
-            codes.append(RULE_PAID_VISIT)
-        if status == "trial":
-            codes.append(RULE_TRIAL)
-        elif status not in _PACKAGE_STATUSES:
-            codes.append(RULE_NO_CONTRACT)
-    return EntryExplanation(
-        id=e.id if e.id is not None else 0,
-        bucket=bucket,
-        codes=tuple(codes),
-        surcharge_minutes=surcharge if bucket == BUCKET_PACKAGE else 0,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class AddonCharge:
     """One add-on's prorated fee for the month."""
@@ -700,7 +626,7 @@ def compute_usage(
         else:
             counted += visit.billable_minutes
             buckets.append((visit, BUCKET_PACKAGE))
-    explained = [(e, bucket, _explain(e, bucket, status, rules)) for e, bucket in buckets]
+    explained = [(e, bucket, explain_entry(e, bucket, status, rules)) for e, bucket in buckets]
     surcharge = sum(x.surcharge_minutes for _, _, x in explained)
     explanations = {e.id: x for e, _, x in explained if e.id is not None}
 
