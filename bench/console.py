@@ -1,13 +1,18 @@
-"""Benchmark of the agent console on a large helpdesk: queue, search, ticket page, client page.
+"""Benchmark of the agent console on a large helpdesk: queue, search, ticket page, client page,
+dashboards.
 
 Loads ``--tickets`` tickets (default 100,000) with ten messages each on average (1,000,000) and
-three time entries per ticket (300,000) by bulk inserts (executemany on SQLite, COPY on
-PostgreSQL), then times the pages over HTTP with the Flask test client, logged in as an agent.
+``--entries-per-ticket`` time entries per ticket (default 10: 1,000,000) by bulk inserts
+(executemany on SQLite, COPY on PostgreSQL), then times the pages over HTTP with the Flask test
+client, logged in as an agent (who sees every client's figures on the dashboards).
 The last line printed is one JSON object:
 
     {"queue_p50_ms": .., "queue_p95_ms": .., "search_p50_ms": .., "search_p95_ms": ..,
      "ticket_p50_ms": .., "ticket_p95_ms": .., "client_p50_ms": .., "client_p95_ms": ..,
-     "sla_due_per_s": .., ...}
+     "dashboard_p50_ms": .., "dashboard_p95_ms": .., "sla_due_per_s": .., ...}
+
+The dashboard case cycles through the four dashboard pages of the latest month (and, every
+fifth request, one client's or one agent's view of them).
 
 Usage:
     python bench/console.py                      # SQLite file in a temporary directory
@@ -279,7 +284,7 @@ ENTRY_COLUMNS = ["client_id", "ticket_id", "agent_id", "kind", "source", "starte
                  "updated_at"]
 
 
-def load(app, n_tickets: int, rng: random.Random) -> dict:
+def load(app, n_tickets: int, rng: random.Random, entries_per_ticket: int = 10) -> dict:
     """Create the schema, the small tables, and bulk-load tickets, articles and time entries."""
     stats = {"open": 0, "sla_computed": 0}
     began = time.perf_counter()
@@ -320,7 +325,7 @@ def load(app, n_tickets: int, rng: random.Random) -> dict:
 
         def entry_rows():
             for ticket_id, client_id, created, assignee in tickets:
-                for _ in range(3):
+                for _ in range(entries_per_ticket):
                     started = created + timedelta(minutes=rng.randrange(0, 3000))
                     minutes = rng.randrange(5, 90)
                     period = started.astimezone(zones[client_id]).strftime("%Y-%m")
@@ -413,13 +418,19 @@ def run_pages(app, n_requests: int, rng: random.Random) -> dict:
     if cursor:
         queue_urls.append(f"/console/?cursor={cursor.group(1)}")
     terms = search_terms(app, rng)
-    results: dict[str, list[float]] = {"queue": [], "search": [], "ticket": [], "client": []}
+    results: dict[str, list[float]] = {"queue": [], "search": [], "ticket": [], "client": [],
+                                       "dashboard": []}
+    month = NOW.strftime("%Y-%m")
+    dashboard_urls = [f"/console/dashboards/{page}?month={month}"
+                      for page in ("sla", "backlog", "times", "hours")]
     by_term_kind: dict[str, list[float]] = {}
     for _ in range(5):  # warm caches and the calendar timelines
         _time(client, "/console/")
         _time(client, f"/console/tickets/{rng.randrange(1001, top + 1)}")
         _time(client, f"/console/clients/{rng.choice(client_ids)}")
         _time(client, "/console/?q=printer")
+        for url in dashboard_urls:
+            _time(client, url)
     for i in range(n_requests):
         results["queue"].append(_time(client, queue_urls[i % len(queue_urls)]))
         kind, term = terms[i % len(terms)]
@@ -429,6 +440,11 @@ def run_pages(app, n_requests: int, rng: random.Random) -> dict:
         number = rng.randrange(1001, top + 1)
         results["ticket"].append(_time(client, f"/console/tickets/{number}"))
         results["client"].append(_time(client, f"/console/clients/{rng.choice(client_ids)}"))
+        url = dashboard_urls[i % len(dashboard_urls)]
+        if i % 5 == 4:
+            url += (f"&client={rng.choice(client_ids)}" if i % 10 == 4
+                    else f"&agent={rng.choice(agent_ids)}")
+        results["dashboard"].append(_time(client, url))
     out = {}
     for name, values in results.items():
         out[f"{name}_p50_ms"] = round(pct(values, 0.5), 1)
@@ -481,6 +497,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page kind")
     parser.add_argument("--reuse", action="store_true", help="time the data already loaded")
     parser.add_argument("--sla-n", type=int, default=200_000)
+    parser.add_argument("--entries-per-ticket", type=int, default=10,
+                        help="time entries per ticket (10: 1,000,000 for 100,000 tickets)")
     args = parser.parse_args(argv)
     rng = random.Random(SEED)
     tmp = None
@@ -502,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(f"loading {args.tickets:,} tickets into {make_url(url).get_backend_name()} ...",
               flush=True)
-        stats = load(app, args.tickets, rng)
+        stats = load(app, args.tickets, rng, args.entries_per_ticket)
         print(f"loaded: {json.dumps(stats)}", flush=True)
     # The queue is ordered by the capacity plan: plan this week and the next, as the daily job
     # does, so the timed queue pages pay for the plan's bands (reservations, used minutes).
@@ -527,7 +545,7 @@ def main(argv: list[str] | None = None) -> None:
            if k in stats},
     }
     print(f"search p95 by kind of query: {json.dumps(figures['search_p95_ms_by_kind'])}")
-    for key in ("queue", "search", "ticket", "client"):
+    for key in ("queue", "search", "ticket", "client", "dashboard"):
         print(f"{key:>7}: p50 {figures[f'{key}_p50_ms']:7.1f} ms   "
               f"p95 {figures[f'{key}_p95_ms']:7.1f} ms")
     print(f"SLA due times: {plain:,.0f}/s (with a pause {paused:,.0f}/s)")

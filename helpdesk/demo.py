@@ -1,5 +1,8 @@
 """A realistic demo data set: the price list, staff, ten clients in every contract situation, and
-three months of tickets, messages and time entries. Deterministic, and loaded once."""
+tickets, messages and time entries of the last three months and the current one, dated relative
+to the day it is loaded (so a fresh ``make run`` shows a live month). The two oldest months are
+reviewed and closed (final reports), last month still waits for the review of its out-of-hours
+work (the close rule), the current month is running. Deterministic, and loaded once."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from .accounting.ledger import log_entry
+from .accounting.closing import close_month, unreviewed_entries
+from .accounting.ledger import log_entry, review_entry
 from .catalogue import ensure_catalogue
 from .extensions import db
 from .models import (
@@ -171,17 +175,16 @@ def load_demo(now: datetime | None = None, seed: int = 2026) -> DemoSummary:
                     portal_role=prole, language=lang)
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
+        if prole == PortalRole.SUBAGENT:
+            partner = user
     db.session.flush()
 
     counts = {"tickets": 0, "articles": 0, "time entries": 0}
-    span_days = (today - start3).days
     entry_no = 0
     for i in range(300):
         client, contact, lang = clients[i % len(clients)]
         zone = ZoneInfo(client.timezone)
-        day = start3 + timedelta(days=rng.randrange(max(span_days, 1)))
-        while day.weekday() >= 5:
-            day -= timedelta(days=1)
+        day = _demo_day(today, (3, 2, 1, 0)[i % 4], rng)
         opened = datetime.combine(day, time(rng.randrange(7, 17), rng.randrange(60)), zone)
         opened = opened.astimezone(UTC)
         if opened >= now - timedelta(hours=1):
@@ -189,9 +192,11 @@ def load_demo(now: datetime | None = None, seed: int = 2026) -> DemoSummary:
         priority = rng.choices(Priority.values(), weights=[2, 10, 3, 1])[0]
         subject = rng.choice(SUBJECTS[lang])
         email = contact.email
+        by_partner = client.id == jugodrvo[0].id and i % 3 == 0
         ticket = create_ticket(subject=subject, client_id=client.id, contact_id=contact.id,
                                channel=Channel.EMAIL, priority=priority, requester_email=email,
-                               requester_name=contact.name, created_at=opened, actor="demo")
+                               requester_name=contact.name, created_at=opened, actor="demo",
+                               opened_by=partner if by_partner else None)
         ticket.assignee_id = rng.choice(agents).id if rng.random() < 0.8 else None
         domain = email.split("@")[1]
         add_article(ticket, direction=Direction.IN, from_addr=f"{contact.name} <{email}>",
@@ -233,9 +238,30 @@ def load_demo(now: datetime | None = None, seed: int = 2026) -> DemoSummary:
                                actor="demo")
             elif rng.random() < 0.2:
                 set_status(ticket, TicketStatus.PENDING, at=reply_at, actor="demo")
+    _close_old_months(today, now, staff.get("jelena"))
     db.session.add(Counter(name=MARKER, value=1))
     db.session.flush()
     return DemoSummary(created=True, counts=counts, logins=_logins())
+
+
+def _demo_day(today: date, back: int, rng: random.Random) -> date:
+    """A working day of the month ``back`` months before today's (up to today in this month)."""
+    first = _first_of_month(today, back)
+    last = today if back == 0 else _first_of_month(today, back - 1) - timedelta(days=1)
+    day = first + timedelta(days=rng.randrange((last - first).days + 1))
+    while day.weekday() >= 5 and day > first:
+        day -= timedelta(days=1)
+    return day
+
+
+def _close_old_months(today: date, now: datetime, manager: User | None) -> None:
+    """The two oldest months reviewed and closed; last month left waiting for its review."""
+    reviewer = manager or db.session.scalar(select(User).where(User.role == Role.ADMIN))
+    for back in (3, 2):
+        period = _first_of_month(today, back).strftime("%Y-%m")
+        for entry in unreviewed_entries(period):
+            review_entry(entry, user=reviewer, decision="approve", actor="demo")
+        close_month(period, reviewer, now=now, actor="demo")
 
 
 def _demo_contract(client, packages, addons, pkg, status, addon_codes, today, start3):

@@ -107,16 +107,17 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "month_close",
-        "helpdesk.accounting.closing:close_month",
+        "helpdesk.accounting.closing:close_due_months",
         "SCHEDULE_MONTH_CLOSE",
         ("period",),
         options=(("actor", "scheduler"),),
         catch_up_all=True,
-        description=N_("Freeze the month that just ended."),
+        description=N_("Freeze the months that ended and are reviewed; tell the account "
+                       "managers what blocks the others."),
     ),
     Job(
         "monthly_reports",
-        "reports.batch:monthly",
+        "reports.batch:scheduled_monthly",
         None,
         ("period",),
         options=(("email", True),),

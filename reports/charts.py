@@ -6,6 +6,7 @@ report's rendering time, and these two charts need only bars, grid lines and lab
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, timedelta
 
@@ -34,9 +35,24 @@ def axis_scale(max_minutes: int) -> tuple[float, float]:
     return step * intervals, step
 
 
-def _ticks(top: float, step: float) -> list[float]:
-    count = round(top / step)
-    return [step * index for index in range(count + 1)]
+def axis_range(low_minutes: int, high_minutes: int) -> tuple[float, float, float]:
+    """Bottom, top and step, in hours, of an axis through zero that holds both values.
+
+    A month with a negative adjustment has a negative bar: the axis then reaches below zero by
+    whole steps, with the same step on both sides.
+    """
+    low = min(low_minutes, 0) / 60
+    high = max(high_minutes, 0) / 60
+    span = max(high - low, 1 / 60)
+    step = next((step for step in _STEPS if span / step <= 5), _STEPS[-1])
+    bottom = -step * math.ceil(-low / step) if low < 0 else 0.0
+    top = step * max(1, math.ceil(high / step)) if high > 0 or low == 0 else 0.0
+    return bottom, top, step
+
+
+def _ticks(top: float, step: float, bottom: float = 0.0) -> list[float]:
+    count = round((top - bottom) / step)
+    return [bottom + step * index for index in range(count + 1)]
 
 
 def channel_chart(
@@ -54,12 +70,16 @@ def channel_chart(
     label_width = max(stringWidth(label, FONT, LABEL_SIZE) for label, _ in items) + 6
     value_room = 28
     left, bottom = label_width, 12
+    values = [minutes for _, minutes in items]
+    low, top, step = axis_range(min(values), max(values))
+    negative_room = value_room if low < 0 else 0
+    left += negative_room
     plot_width = width - left - value_room
     plot_height = height - bottom - 2
-    top, step = axis_scale(max(minutes for _, minutes in items))
-    scale = plot_width / top
-    for hours in _ticks(top, step):
-        x = left + hours * scale
+    scale = plot_width / (top - low)
+    zero = left - low * scale
+    for hours in _ticks(top, step, low):
+        x = zero + hours * scale
         drawing.add(
             Line(x, bottom, x, bottom + plot_height, strokeColor=GRID_COLOR, strokeWidth=0.5)
         )
@@ -82,9 +102,9 @@ def channel_chart(
         if minutes:
             drawing.add(
                 Rect(
-                    left,
+                    min(zero, zero + bar_length),
                     middle - bar_height / 2,
-                    bar_length,
+                    abs(bar_length),
                     bar_height,
                     fillColor=BAR_COLOR,
                     strokeColor=None,
@@ -92,7 +112,7 @@ def channel_chart(
             )
         drawing.add(
             String(
-                left - 4,
+                left - negative_room - 4,
                 middle - 2.6,
                 label,
                 fontName=FONT,
@@ -103,16 +123,17 @@ def channel_chart(
         )
         drawing.add(
             String(
-                left + bar_length + 3,
+                zero + bar_length + (3 if minutes >= 0 else -3),
                 middle - 2.4,
                 format_minutes(minutes),
                 fontName=FONT,
                 fontSize=TICK_SIZE,
                 fillColor=TEXT_COLOR,
+                textAnchor="start" if minutes >= 0 else "end",
             )
         )
     drawing.add(
-        Line(left, bottom, left, bottom + plot_height, strokeColor=AXIS_COLOR, strokeWidth=0.7)
+        Line(zero, bottom, zero, bottom + plot_height, strokeColor=AXIS_COLOR, strokeWidth=0.7)
     )
     return drawing
 
@@ -133,10 +154,11 @@ def daily_chart(
     left, bottom = 22, 12
     plot_width = width - left - 2
     plot_height = height - bottom - 4
-    top, step = axis_scale(max(daily_minutes, default=0))
-    scale = plot_height / top
-    for hours in _ticks(top, step):
-        y = bottom + hours * scale
+    low, top, step = axis_range(min(daily_minutes, default=0), max(daily_minutes, default=0))
+    scale = plot_height / (top - low)
+    zero = bottom - low * scale
+    for hours in _ticks(top, step, low):
+        y = zero + hours * scale
         drawing.add(Line(left, y, left + plot_width, y, strokeColor=GRID_COLOR, strokeWidth=0.5))
         drawing.add(
             String(
@@ -159,9 +181,9 @@ def daily_chart(
             drawing.add(
                 Rect(
                     x,
-                    bottom,
+                    min(zero, zero + minutes / 60 * scale),
                     bar_width,
-                    minutes / 60 * scale,
+                    abs(minutes / 60 * scale),
                     fillColor=WEEKEND_COLOR if day_off else BAR_COLOR,
                     strokeColor=None,
                 )
@@ -179,6 +201,6 @@ def daily_chart(
                 )
             )
     drawing.add(
-        Line(left, bottom, left + plot_width, bottom, strokeColor=AXIS_COLOR, strokeWidth=0.7)
+        Line(left, zero, left + plot_width, zero, strokeColor=AXIS_COLOR, strokeWidth=0.7)
     )
     return drawing

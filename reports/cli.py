@@ -55,4 +55,28 @@ def monthly_command(period: str, client_id: int | None, out_dir: Path, email: bo
     click.echo(str(result))
 
 
+@report_cli.command("export")
+@click.argument("what", type=click.Choice(["time-entries", "tickets", "usage"]))
+@click.option("--month", "period", required=True, callback=_period, help="The month, YYYY-MM.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True, help="File format.")
+@click.option("--out", "out_file", required=True,
+              type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="The file to write (replaced if it exists).")
+@click.option("--client", "client_id", type=int, help="Only this client (its id).")
+def export_command(what: str, period: str, fmt: str, out_file: Path,
+                   client_id: int | None) -> None:
+    """Export WHAT of a month (streamed: any number of rows in flat memory)."""
+    from helpdesk.extensions import db
+    from helpdesk.models import Client
+    from reports.export import ExportScope, export, write
+
+    if client_id is not None and db.session.get(Client, client_id) is None:
+        raise click.ClickException(f"client {client_id} does not exist")
+    if not out_file.parent.is_dir():
+        raise click.ClickException(f"folder {out_file.parent} does not exist")
+    rows = write(export(what, period, ExportScope(client_id=client_id)), fmt, out_file)
+    click.echo(f"{rows} row(s) of {what} {period} written to {out_file}")
+
+
 COMMANDS = [report_cli]

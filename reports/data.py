@@ -21,8 +21,10 @@ from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from helpdesk.accounting.rules import Usage, month_bounds
-from helpdesk.accounting.usage import MonthEntry, month_entries, month_utc_bounds, usage_many
+from helpdesk.accounting.breakdown import usage_detail
+from helpdesk.accounting.ledger import billing_rules
+from helpdesk.accounting.rules import EntryExplanation, Usage, month_bounds
+from helpdesk.accounting.usage import MonthEntry, month_entries, month_utc_bounds
 from helpdesk.contracts.changes import package_timeline, status_while_in_force
 from helpdesk.extensions import db
 from helpdesk.models import Addon, Client, ClosedMonth, Contract, Package, Ticket, User, utcnow
@@ -31,6 +33,7 @@ from helpdesk.visits import visits_summary
 from reports.i18n import ReportFormatter, formatter
 from reports.model import (
     AccountManager,
+    AdjustmentLine,
     ChannelMinutes,
     ReportInput,
     SlaCompliance,
@@ -44,7 +47,13 @@ from reports.model import (
 from reports.model import Addon as ReportAddon
 from reports.model import Client as ReportClient
 
-__all__ = ["account_manager", "report_input", "report_inputs", "ticket_outcomes"]
+__all__ = [
+    "account_manager",
+    "report_input",
+    "report_inputs",
+    "requester_report_input",
+    "ticket_outcomes",
+]
 
 #: Usage statuses under which the client was on a package this month.
 _PACKAGE_STATUSES = frozenset({"active", "trial"})
@@ -67,7 +76,7 @@ def report_inputs(
     now = now or utcnow()
     closed_at = _closed_at(period)
     issued = closed_at or now
-    usages = usage_many(clients, period)
+    usages = {client.id: usage_detail(client, period) for client in clients}
     names = _Names(
         addons={code: name for code, name in db.session.execute(select(Addon.code, Addon.name))},
         packages={id_: name for id_, name in db.session.execute(select(Package.id, Package.name))},
@@ -76,6 +85,24 @@ def report_inputs(
         _build(client, period, usages[client.id], issued, closed_at is None, names)
         for client in clients
     ]
+
+
+def requester_report_input(
+    client: Client, user: User, period: str, *, now: datetime | None = None
+) -> ReportInput:
+    """A sub-agent's report: the tickets this person opened, the hours on them, no money.
+
+    The hours are the company usage's own figures entry by entry (the same explanations), only
+    the entries on the person's tickets are kept; amounts, add-ons, visits and adjustments of the
+    company are left out.
+    """
+    month_bounds(period)
+    now = now or utcnow()
+    closed_at = _closed_at(period)
+    names = _Names(addons={}, packages={
+        id_: name for id_, name in db.session.execute(select(Package.id, Package.name))})
+    return _build(client, period, usage_detail(client, period), closed_at or now,
+                  closed_at is None, names, requester=user)
 
 
 @dataclass(frozen=True)
@@ -97,11 +124,22 @@ def _build(
     issued: datetime,
     preliminary: bool,
     names: _Names,
+    requester: User | None = None,
 ) -> ReportInput:
     report_client = ReportClient(client.name, client.language, client.timezone)
     fmt = formatter(report_client.language)
     entries = month_entries(client, period)
-    tickets = _tickets(client, period, entries, issued)
+    summary = _summary(usage, names.addons)
+    channels = ChannelMinutes(**usage.used_minutes_by_kind)
+    visits = _visits(client, period, issued)
+    if requester is not None:
+        own = set(db.session.scalars(select(Ticket.number).where(
+            Ticket.client_id == client.id, Ticket.opened_by_id == requester.id)))
+        entries = [e for e in entries if e.ticket_number in own and not e.is_adjustment]
+        summary, channels = _requester_summary(usage, entries), _channels(entries)
+        visits = None
+    tickets = _tickets(client, period, entries, issued, only=own if requester else None)
+    rules = billing_rules()
     return ReportInput(
         vendor=_vendor(),
         client=report_client,
@@ -110,15 +148,50 @@ def _build(
         package_name=_package_name(client, period, usage, fmt, names.packages),
         preliminary=preliminary,
         issued_at=issued,
-        summary=_summary(usage, names.addons),
-        channel_minutes=ChannelMinutes(**usage.used_minutes_by_kind),
+        summary=summary,
+        channel_minutes=channels,
         daily_minutes=_daily_minutes(client, period, entries),
         tickets=tickets,
-        time_entries=tuple(_entry_line(entry) for entry in entries),
+        time_entries=tuple(
+            _entry_line(entry, usage.explanations.get(entry.id))
+            for entry in entries if not entry.is_adjustment
+        ),
+        adjustments=tuple(_adjustment_line(entry) for entry in entries if entry.is_adjustment),
         sla=_compliance(tickets),
-        visits=_visits(client, period, issued),
+        visits=visits,
         holidays=_holidays(client, period),
+        increment_minutes=rules.increment_minutes,
+        out_of_hours_multiplier=Decimal(rules.out_of_hours_multiplier),
+        requester=requester.name if requester is not None else None,
     )
+
+
+def _requester_summary(usage: Usage, entries: Sequence[MonthEntry]) -> Summary:
+    """Hours of the given entries, split as the company usage split them; no money."""
+    used = surcharge = development = 0
+    for entry in entries:
+        explanation = usage.explanations.get(entry.id)
+        bucket = explanation.bucket if explanation else "package"
+        if bucket == "package":
+            used += entry.billable_minutes
+            surcharge += explanation.surcharge_minutes if explanation else 0
+        elif bucket == "development":
+            development += entry.billable_minutes
+    zero = Decimal("0.00")
+    return Summary(
+        included_minutes=0, used_minutes=used, billable_minutes=used, balance_minutes=0,
+        overage_minutes=0, overage_amount=zero, fee=zero, development_amount=zero,
+        no_contract_amount=zero, total=zero, currency=usage.currency,
+        worked_minutes=sum(entry.minutes for entry in entries), surcharge_minutes=surcharge,
+        development_minutes=development,
+    )
+
+
+def _channels(entries: Sequence[MonthEntry]) -> ChannelMinutes:
+    by_kind: dict[str, int] = defaultdict(int)
+    for entry in entries:
+        by_kind[entry.kind] += entry.billable_minutes
+    return ChannelMinutes(**by_kind)
 
 
 # -- header ---------------------------------------------------------------------------------
@@ -182,10 +255,10 @@ def _package_name(
 
 
 def _summary(usage: Usage, addon_names: dict[str, str]) -> Summary:
-    """The usage as the summary prints it; "used" is every entry's minutes, as the chart shows."""
+    """The usage as the summary prints it; "used" are the package hours (the API's billable)."""
     return Summary(
         included_minutes=usage.included_minutes,
-        used_minutes=sum(usage.used_minutes_by_kind.values()),
+        used_minutes=usage.billable_minutes,
         billable_minutes=usage.billable_minutes,
         balance_minutes=usage.included_minutes - usage.billable_minutes,
         overage_minutes=usage.overage_minutes,
@@ -199,6 +272,14 @@ def _summary(usage: Usage, addon_names: dict[str, str]) -> Summary:
             ReportAddon(addon_names.get(addon.name, addon.name), addon.amount)
             for addon in usage.addons
         ),
+        worked_minutes=usage.worked_minutes,
+        surcharge_minutes=usage.out_of_hours_surcharge_minutes,
+        adjustment_minutes=usage.adjustment_minutes,
+        development_minutes=usage.development_minutes,
+        free_visit_minutes=usage.free_visit_minutes,
+        warranty_minutes=usage.warranty_minutes,
+        trial=usage.status == "trial",
+        no_contract=usage.status not in _PACKAGE_STATUSES,
     )
 
 
@@ -216,7 +297,7 @@ def _daily_minutes(client: Client, period: str, entries: Sequence[MonthEntry]) -
     return tuple(daily)
 
 
-def _entry_line(entry: MonthEntry) -> TimeEntryLine:
+def _entry_line(entry: MonthEntry, explanation: EntryExplanation | None) -> TimeEntryLine:
     return TimeEntryLine(
         start=entry.started_at,
         agent=entry.agent_name or "–",
@@ -224,6 +305,19 @@ def _entry_line(entry: MonthEntry) -> TimeEntryLine:
         duration_minutes=entry.minutes,
         billable_minutes=entry.billable_minutes,
         out_of_hours=entry.out_of_hours,
+        ticket_number=f"#{entry.ticket_number}" if entry.ticket_number is not None else None,
+        codes=explanation.codes if explanation else (),
+    )
+
+
+def _adjustment_line(entry: MonthEntry) -> AdjustmentLine:
+    return AdjustmentLine(
+        booked_at=entry.started_at,
+        kind=entry.kind,
+        reason=entry.reason or "–",
+        corrects_period=entry.corrects_period,
+        minutes=entry.minutes,
+        billable_minutes=entry.billable_minutes,
         ticket_number=f"#{entry.ticket_number}" if entry.ticket_number is not None else None,
     )
 
@@ -243,7 +337,8 @@ def ticket_outcomes(ticket: Ticket, at: datetime) -> tuple[SlaOutcome, SlaOutcom
 
 
 def _tickets(
-    client: Client, period: str, entries: Sequence[MonthEntry], issued: datetime
+    client: Client, period: str, entries: Sequence[MonthEntry], issued: datetime,
+    only: set[int] | None = None,
 ) -> tuple[TicketLine, ...]:
     """Tickets opened this month or worked on in it, with this month's minutes on each."""
     minutes: dict[int, int] = defaultdict(int)
@@ -253,6 +348,8 @@ def _tickets(
     start, end = month_utc_bounds(period, client.timezone)
     opened_here = (Ticket.created_at >= start) & (Ticket.created_at < end)
     condition = or_(opened_here, Ticket.number.in_(list(minutes))) if minutes else opened_here
+    if only is not None:
+        condition = condition & Ticket.number.in_(list(only) or [-1])
     tickets = db.session.scalars(
         select(Ticket)
         .where(Ticket.client_id == client.id, condition)

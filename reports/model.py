@@ -105,8 +105,11 @@ class Addon:
 class Summary:
     """The month's figures as the accounting module computed them.
 
-    `balance_minutes` is included minus billable: positive means minutes left, negative means the
-    package was exceeded by that much.
+    `used_minutes` are the package hours (what counts against the package: the API's
+    ``billable_minutes``); `balance_minutes` is included minus those: positive means minutes left,
+    negative means the package was exceeded by that much. Development, free visits and warranty
+    work are apart; `surcharge_minutes` and `adjustment_minutes` are parts of `used_minutes`.
+    A `trial` month shows the figures but charges nothing for the package.
     """
 
     included_minutes: int
@@ -121,8 +124,18 @@ class Summary:
     total: Decimal
     currency: str
     addons: tuple[Addon, ...] = ()
+    worked_minutes: int = 0
+    surcharge_minutes: int = 0
+    adjustment_minutes: int = 0
+    development_minutes: int = 0
+    free_visit_minutes: int = 0
+    warranty_minutes: int = 0
+    trial: bool = False
+    #: Without a contract every counted minute is charged at the hourly rate.
+    no_contract: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "addons", tuple(self.addons))
         for name in (
             "overage_amount",
             "fee",
@@ -182,9 +195,29 @@ class TimeEntryLine:
     billable_minutes: int
     out_of_hours: bool = False
     ticket_number: str | None = None
+    #: Codes of the rules that made billed differ from worked (see RULE_CODES of the accounting).
+    codes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_aware("time entry start", self.start)
+        object.__setattr__(self, "kind", Channel(self.kind))
+        object.__setattr__(self, "codes", tuple(self.codes))
+
+
+@dataclass(frozen=True)
+class AdjustmentLine:
+    """A correction booked this month: why, and which month's entry it corrects (signed minutes)."""
+
+    booked_at: datetime
+    kind: Channel
+    reason: str
+    corrects_period: str | None
+    minutes: int
+    billable_minutes: int
+    ticket_number: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware("adjustment time", self.booked_at)
         object.__setattr__(self, "kind", Channel(self.kind))
 
 
@@ -239,8 +272,15 @@ class ReportInput:
     sla: SlaCompliance = field(default_factory=SlaCompliance)
     visits: Visits | None = None
     holidays: tuple[date, ...] = ()
+    adjustments: tuple[AdjustmentLine, ...] = ()
+    #: The billing increment and out-of-hours weight the legend names.
+    increment_minutes: int = 15
+    out_of_hours_multiplier: Decimal = Decimal("1.5")
+    #: A sub-agent's report: only the tickets this person opened, hours without money.
+    requester: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "adjustments", tuple(self.adjustments))
         if not _PERIOD.match(self.period):
             raise ValueError(f"period must look like YYYY-MM, got {self.period!r}")
         _require_aware("issued_at", self.issued_at)

@@ -18,16 +18,18 @@ from helpdesk.accounting.ledger import insert_ignoring_conflict, is_month_closed
 from helpdesk.accounting.rules import month_bounds, period_of
 from helpdesk.contracts.changes import status_while_in_force
 from helpdesk.extensions import db
-from helpdesk.models import Client, Contract, StoredReport, TimeEntry, utcnow
-from reports.data import report_input
+from helpdesk.models import Client, ClosedMonth, Contract, StoredReport, TimeEntry, User, utcnow
+from reports.data import report_input, requester_report_input
 from reports.pdf import render_report
 
 __all__ = [
     "StoredReportCorrupt",
     "available_periods",
     "current_period",
+    "preliminary_periods",
     "report_clients",
     "report_pdf",
+    "requester_report_pdf",
     "store_report",
     "stored_report",
 ]
@@ -153,3 +155,20 @@ def report_pdf(client: Client, period: str, *, now: datetime | None = None) -> b
             return _checked(stored)
         return store_report(client, period, render_report(report_input(client, period)))
     return render_report(report_input(client, period, now=now))
+
+
+def preliminary_periods(periods: Iterable[str]) -> set[str]:
+    """Which of these months are not closed: their reports say PRELIMINARY (the portal too)."""
+    periods = list(periods)
+    closed = set(db.session.scalars(select(ClosedMonth.period).where(
+        ClosedMonth.period.in_(periods)))) if periods else set()
+    return set(periods) - closed
+
+
+def requester_report_pdf(
+    client: Client, user: User, period: str, *, now: datetime | None = None
+) -> bytes:
+    """A sub-agent's report of ``period``: the tickets they opened, hours only (never stored:
+    it is not the company's bill, and a closed month's figures do not change anyway)."""
+    month_bounds(period)
+    return render_report(requester_report_input(client, user, period, now=now))

@@ -452,8 +452,9 @@ def test_subagent_cannot_see_a_colleagues_ticket_anywhere(client, auth, company)
     for action in ("reply", "close"):
         r = _post(client, auth, f"/portal/tickets/{colleague.number}/{action}", {"body": "x"})
         assert r.status_code == 404
-    # Company figures and user management are not a sub-agency's business.
-    for url in ("/portal/hours", "/portal/reports", "/portal/contract", "/portal/users"):
+    # Company figures and user management are not a sub-agency's business (its reports cover
+    # its own requests only: tests/test_report_worked_month.py).
+    for url in ("/portal/hours", "/portal/contract", "/portal/users"):
         assert client.get(url).status_code == 404, url
 
 

@@ -21,7 +21,7 @@ from reports.batch import BatchError, mail_key, monthly
 from reports.i18n import formatter
 from reports.service import report_pdf
 from tests.test_reports_data import BELGRADE, ensure_catalogs, pdf_text
-from tests.worked_example import build_worked_example
+from tests.worked_example import approve_flagged, build_worked_example
 
 PERIOD = "2026-03"
 
@@ -64,6 +64,7 @@ def month(app, factory):
     factory.client("Never Anything d.o.o.")  # no contract, no time: no report
     later = factory.client("Later Start d.o.o.")
     factory.contract(later, "basic", start=date(2026, 4, 1))  # starts after the month
+    approve_flagged(PERIOD, factory.user(Role.ADMIN))
     close_month(PERIOD)
     db.session.commit()
     return {"worked": worked, "turkish": turkish, "english": english, "expected": expected}

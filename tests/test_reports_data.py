@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from helpdesk.accounting.closing import close_month
+from helpdesk.accounting.closing import CloseBlocked, close_month
 from helpdesk.accounting.ledger import log_entry
 from helpdesk.accounting.usage import usage_for, usage_json
 from helpdesk.extensions import db
@@ -27,23 +27,33 @@ from reports.data import report_input
 from reports.model import SlaOutcome
 from reports.pdf import render_report
 from reports.service import available_periods, report_clients
-from tests.worked_example import build_worked_example
+from tests.worked_example import approve_flagged, build_worked_example
 
 BELGRADE = ZoneInfo("Europe/Belgrade")
 REPORTS_DIR = Path(i18n.__file__).parent
 
 #: The summary's labels per report language, in the order of the summary table.
 LABELS = {
-    "en": ("Hours included in the package", "Hours used", "Billable hours",
+    "en": ("Hours included in the package", "Time worked", "Hours used",
            "Hours over the package", "Hours left", "Package fee", "Overage", "Add-on: ",
-           "Development", "Work outside the contract", "Total"),
-    "sr": ("Sati uključeni u paket", "Iskorišćeni sati", "Sati za naplatu", "Sati preko paketa",
-           "Preostali sati", "Cena paketa", "Prekoračenje", "Dodatna usluga: ", "Razvoj",
-           "Rad van ugovora", "Ukupno"),
-    "tr": ("Pakete dahil saatler", "Kullanılan saatler", "Faturalanacak saatler",
+           "Development (billed apart)", "Work outside the contract", "Total",
+           "of which out-of-hours surcharge", "Free on-site visits"),
+    "sr": ("Sati uključeni u paket", "Odrađeno vreme", "Iskorišćeni sati", "Sati preko paketa",
+           "Preostali sati", "Cena paketa", "Prekoračenje", "Dodatna usluga: ",
+           "Razvoj (naplaćuje se posebno)", "Rad van ugovora", "Ukupno",
+           "od toga doplata van radnog vremena", "Besplatne posete na licu mesta"),
+    "tr": ("Pakete dahil saatler", "Çalışılan süre", "Kullanılan saatler",
            "Paketi aşan saatler", "Kalan saatler", "Paket ücreti", "Aşım", "Ek hizmet: ",
-           "Geliştirme", "Sözleşme dışı çalışma", "Toplam"),
+           "Geliştirme (ayrı faturalanır)", "Sözleşme dışı çalışma", "Toplam",
+           "bunun mesai dışı ek ücreti", "Ücretsiz yerinde ziyaretler"),
 }  # fmt: skip
+
+#: The price list's add-on names as each report language prints them.
+ADDON_NAMES = {
+    "en": {"cloud_backup": "Cloud backup"},
+    "sr": {"cloud_backup": "Rezervna kopija u oblaku"},
+    "tr": {"cloud_backup": "Bulut yedekleme"},
+}
 
 
 def ensure_catalogs() -> None:
@@ -97,19 +107,22 @@ def expected_summary(usage: dict[str, Any], language: str, addon_names: dict[str
     def money(amount: str) -> str:
         return fmt.money(Decimal(amount), currency).replace("\u00a0", " ")
 
-    used = sum(usage["used_minutes_by_kind"].values())
     balance = usage["included_minutes"] - usage["billable_minutes"]
     lines = {
         labels[0]: [fmt.minutes(usage["included_minutes"])],
-        labels[1]: [fmt.minutes(used)],
+        labels[1]: [fmt.minutes(usage["worked_minutes"])],
         labels[2]: [fmt.minutes(usage["billable_minutes"])],
+        labels[11]: [fmt.minutes(usage["out_of_hours_surcharge_minutes"])],
         (labels[3] if balance < 0 else labels[4]): [fmt.minutes(abs(balance))],
         labels[5]: [money(usage["fee"])],
         labels[6]: [fmt.minutes(usage["overage_minutes"]), money(usage["overage_amount"])],
-        labels[8]: [money(usage["development_amount"])],
+        labels[8]: [fmt.minutes(usage["development_minutes"]),
+                    money(usage["development_amount"])],
         labels[9]: [money(usage["no_contract_amount"])],
         labels[10]: [money(usage["total"])],
     }
+    if usage["free_visit_minutes"]:
+        lines[labels[12]] = [fmt.minutes(usage["free_visit_minutes"])]
     for addon in usage["addons"]:
         lines[labels[7] + addon_names[addon["name"]]] = [money(addon["amount"])]
     return lines
@@ -134,13 +147,16 @@ def test_hand_worked_month_prints_the_hand_worked_totals(app, factory, tmp_path,
     db.session.flush()
     page = pdf_text(render_report(report_input(client, period)), tmp_path)[0]
     report_language = {"sr_Latn": "sr"}.get(language, language)
-    assert_summary(page, expected_summary(expected, report_language, {"cloud_backup": "Cloud backup"}))
+    assert_summary(page, expected_summary(expected, report_language, ADDON_NAMES[report_language]))
     # Written out by hand too, so a formatter bug cannot hide behind the same formatter.
     if language == "sr_Latn":
-        for label, text in [("Sati uključeni u paket", "6:46"), ("Iskorišćeni sati", "12:15"),
-                            ("Sati za naplatu", "8:45"), ("Sati preko paketa", "1:59"),
+        for label, text in [("Sati uključeni u paket", "6:46"), ("Odrađeno vreme", "10:44"),
+                            ("Iskorišćeni sati", "8:45"), ("Sati preko paketa", "1:59"),
+                            ("od toga doplata van radnog vremena (×1,5)", "0:30"),
+                            ("Besplatne posete na licu mesta", "2:00"),
                             ("Cena paketa", "148,39 €"), ("Prekoračenje", "69,42 €"),
-                            ("Dodatna usluga: Cloud backup", "20,00 €"), ("Razvoj", "90,00 €"),
+                            ("Dodatna usluga: Rezervna kopija u oblaku", "20,00 €"),
+                            ("Razvoj (naplaćuje se posebno)", "90,00 €"),
                             ("Ukupno", "327,81 €")]:  # fmt: skip
             assert text in line_with(page, label)
     if language == "en":
@@ -198,7 +214,7 @@ def test_summary_equals_usage_json_in_each_language(app, factory, tmp_path, lang
     assert usage["overage_minutes"] > 0  # the package is exceeded: the "over" line prints
     page = pdf_text(render_report(report_input(client, period)), tmp_path)[0]
     report_language = {"sr_Latn": "sr"}.get(language, language)
-    assert_summary(page, expected_summary(usage, report_language, {"cloud_backup": "Cloud backup"}))
+    assert_summary(page, expected_summary(usage, report_language, ADDON_NAMES[report_language]))
 
 
 def test_month_is_the_clients_local_month_across_dst(app, factory):
@@ -272,6 +288,9 @@ def test_closed_month_is_issued_at_its_closing_time(app, factory):
     client, period, _ = build_worked_example(factory)
     draft = report_input(client, period, now=datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
     assert draft.preliminary and draft.issued_at == datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
+    with pytest.raises(CloseBlocked):  # three out-of-hours entries wait for the review
+        close_month(period, now=datetime(2026, 4, 1, 4, 0, tzinfo=UTC))
+    approve_flagged(period, factory.user(Role.ADMIN))
     closed = close_month(period, now=datetime(2026, 4, 1, 4, 0, tzinfo=UTC))
     db.session.commit()
     final = report_input(client, period, now=datetime(2026, 6, 1, tzinfo=UTC))

@@ -288,8 +288,8 @@ def test_failures_are_recorded_and_do_not_stop_other_jobs(app):
 def test_month_close_then_reports_for_the_month_that_ended(app, monkeypatch):
     closing = types.ModuleType("helpdesk.accounting.closing")
     batch = types.ModuleType("reports.batch")
-    closing.close_month = lambda period, actor: CALLS.append(("close_month", period, actor))
-    batch.monthly = lambda period, email: CALLS.append(("reports", period, email))
+    closing.close_due_months = lambda period, actor: CALLS.append(("close", period, actor))
+    batch.scheduled_monthly = lambda period, email: CALLS.append(("reports", period, email))
     monkeypatch.setitem(sys.modules, "helpdesk.accounting.closing", closing)
     monkeypatch.setitem(sys.modules, "reports.batch", batch)
     app.config["SCHEDULE_MONTH_CLOSE"] = "monthly 1 06:00"
@@ -301,7 +301,7 @@ def test_month_close_then_reports_for_the_month_that_ended(app, monkeypatch):
     assert run_due_jobs(utc(2026, 3, 1, 4, 59)) == []
     runs = run_due_jobs(utc(2026, 3, 1, 5, 0, 3))
     assert [(r.job, r.outcome) for r in runs] == [("month_close", OK), ("monthly_reports", OK)]
-    assert CALLS == [("close_month", "2026-02", "scheduler"), ("reports", "2026-02", True)]
+    assert CALLS == [("close", "2026-02", "scheduler"), ("reports", "2026-02", True)]
 
 
 def test_reports_wait_for_a_successful_close(app):

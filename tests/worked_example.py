@@ -36,6 +36,10 @@ Counted against the package: 345 + 90 + 30 + 60 = 525 (the visit is free, develo
 Out of hours (real minutes): 10 + 40 + 30 = 80.
 Overage: 525 - 406 = 119 min at 35.00/h = 69.4166... -> 69.42.
 Total: fee 148.39 + cloud backup 20.00 + overage 69.42 + development 90.00 = 327.81.
+Worked (logged) minutes: 52 + 7 + 20 + 20 + 40 + 120 + 90 + 50 + 95 + 120 + 30 = 644.
+Out-of-hours surcharge (billed minus the in-hours equivalent, rounded the same way): entry 3
+20 min -> 30 either way, 0; entry 5 40 min -> 45 in hours, 60 billed, 15; entry 11 30 -> 30,
+45 billed, 15: 30 minutes of the 525 counted.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from helpdesk.accounting.ledger import log_entry
+from helpdesk.accounting.closing import unreviewed_entries
+from helpdesk.accounting.ledger import log_entry, review_entry
 from helpdesk.contracts.changes import upgrade
 from helpdesk.extensions import db
 from helpdesk.models import Client, EntrySource, Role
@@ -57,6 +62,14 @@ BELGRADE = ZoneInfo("Europe/Belgrade")
 def local(*args: int) -> datetime:
     """A Belgrade wall-clock time."""
     return datetime(*args, tzinfo=BELGRADE)
+
+
+def approve_flagged(period: str, manager: Any) -> None:
+    """The account manager keeps the bill of every flagged out-of-hours entry (the month may
+    then close); the figures stay as they were."""
+    for entry in unreviewed_entries(period):
+        review_entry(entry, user=manager, decision="approve")
+    db.session.flush()
 
 
 def build_worked_example(factory: Any) -> tuple[Client, str, dict[str, Any]]:
@@ -111,6 +124,9 @@ def build_worked_example(factory: Any) -> tuple[Client, str, dict[str, Any]]:
         "free_visit_minutes": 120,
         "visits_used": 1,
         "warranty_minutes": 0,
+        "worked_minutes": 644,
+        "out_of_hours_surcharge_minutes": 30,
+        "adjustment_minutes": 0,
         "total": "327.81",
         "closed": False,
     }

@@ -37,6 +37,17 @@ from types import MappingProxyType
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from .explain import (
+    BUCKET_DEVELOPMENT,
+    BUCKET_FREE_VISIT,
+    BUCKET_PACKAGE,
+    BUCKET_WARRANTY,
+    RULE_CODES,
+    EntryExplanation,
+    explain_entry,
+    plain_billable_minutes,
+)
+
 __all__ = [
     "CONSULTING",
     "DEVELOPMENT",
@@ -44,12 +55,14 @@ __all__ = [
     "KINDS",
     "PHONE",
     "REMOTE",
+    "RULE_CODES",
     "VISIT",
     "AddonCharge",
     "AddonSegment",
     "BillingRules",
     "ContractState",
     "EntryBilling",
+    "EntryExplanation",
     "EntryRecord",
     "PackageSegment",
     "ProratedPart",
@@ -61,6 +74,7 @@ __all__ = [
     "downgrade_effective_date",
     "month_bounds",
     "period_of",
+    "plain_billable_minutes",
     "prorate",
 ]
 
@@ -420,6 +434,10 @@ class EntryRecord:
     out_of_hours: bool = False
     ticket_warranty_defect: bool = False
     is_adjustment: bool = False
+    #: The time entry's id, when the caller wants this entry explained (:class:`EntryExplanation`).
+    id: int | None = None
+    #: What the entry would bill inside business hours; None: the same as ``billable_minutes``.
+    plain_billable_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,6 +475,14 @@ class Usage:
     #: Minutes of warranty-defect work not charged.
     warranty_minutes: int = 0
     package_parts: list[ProratedPart] = field(default_factory=list)
+    #: Minutes really worked (logged), every entry and adjustment.
+    worked_minutes: int = 0
+    #: Of ``billable_minutes``: what the out-of-hours weighting added (x1.5 minus in-hours).
+    out_of_hours_surcharge_minutes: int = 0
+    #: Of ``billable_minutes``: signed corrections booked this month (adjustments).
+    adjustment_minutes: int = 0
+    #: Per entry, when the entries came with ids: the rules applied and where the minutes went.
+    explanations: dict[int, EntryExplanation] = field(default_factory=dict)
 
     @property
     def remaining_minutes(self) -> int:
@@ -488,6 +514,9 @@ class Usage:
             "free_visit_minutes": self.free_visit_minutes,
             "visits_used": self.visits_used,
             "warranty_minutes": self.warranty_minutes,
+            "worked_minutes": self.worked_minutes,
+            "out_of_hours_surcharge_minutes": self.out_of_hours_surcharge_minutes,
+            "adjustment_minutes": self.adjustment_minutes,
             "total": money(self.total),
         }
 
@@ -549,22 +578,31 @@ def compute_usage(
     development = 0
     out_of_hours = 0
     warranty = 0
+    worked = 0
+    adjusted = 0
+    buckets: list[tuple[EntryRecord, str]] = []
     visits: list[EntryRecord] = []
     for e in entries:
         kind = e.kind
         minutes = e.billable_minutes
         by_kind[kind] = by_kind.get(kind, 0) + minutes
         out_of_hours += e.out_of_hours_minutes
+        worked += e.minutes
         if kind == DEVELOPMENT:
             development += minutes
+            buckets.append((e, BUCKET_DEVELOPMENT))
         elif e.is_adjustment:
             counted += minutes
+            adjusted += minutes
+            buckets.append((e, BUCKET_PACKAGE))
         elif kind == VISIT:
             visits.append(e)
         elif warranty_end is not None and e.ticket_warranty_defect and e.started_at < warranty_end:
             warranty += minutes
+            buckets.append((e, BUCKET_WARRANTY))
         else:
             counted += minutes
+            buckets.append((e, BUCKET_PACKAGE))
     unknown = by_kind.keys() - KINDS
     if unknown:
         raise ValueError(f"unknown kinds of work: {sorted(unknown)}")
@@ -577,14 +615,20 @@ def compute_usage(
         if visits_used < free_visits:
             visits_used += 1
             free_visit_minutes += visit.billable_minutes
+            buckets.append((visit, BUCKET_FREE_VISIT))
         elif (
             warranty_end is not None
             and visit.ticket_warranty_defect
             and visit.started_at < warranty_end
         ):
             warranty += visit.billable_minutes
+            buckets.append((visit, BUCKET_WARRANTY))
         else:
             counted += visit.billable_minutes
+            buckets.append((visit, BUCKET_PACKAGE))
+    explained = [(e, bucket, explain_entry(e, bucket, status, rules)) for e, bucket in buckets]
+    surcharge = sum(x.surcharge_minutes for _, _, x in explained)
+    explanations = {e.id: x for e, _, x in explained if e.id is not None}
 
     parts = prorate(contract_state.segments, month) if has_package else []
     included = sum(p.included_minutes for p in parts)
@@ -622,4 +666,8 @@ def compute_usage(
         visits_used=visits_used,
         warranty_minutes=warranty,
         package_parts=parts,
+        worked_minutes=worked,
+        out_of_hours_surcharge_minutes=surcharge,
+        adjustment_minutes=adjusted,
+        explanations=explanations,
     )

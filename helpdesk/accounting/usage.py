@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy.orm import aliased
 
 from ..contracts.changes import package_id_on, package_timeline, status_while_in_force
 from ..extensions import db
@@ -57,6 +58,7 @@ from .rules import (
     Usage,
     compute_usage,
     month_bounds,
+    plain_billable_minutes,
 )
 
 __all__ = [
@@ -299,7 +301,8 @@ def _entry_rows(client_ids: Sequence[int], period: str) -> Iterable[Any]:
     """
     defect = func.coalesce(Ticket.warranty_defect, false())
     one_by_one = case(
-        (or_(and_(TimeEntry.kind == VISIT, TimeEntry.is_adjustment.is_(False)), defect),
+        (or_(and_(TimeEntry.kind == VISIT, TimeEntry.is_adjustment.is_(False)), defect,
+             TimeEntry.out_of_hours.is_(True)),
          TimeEntry.id),
         else_=None,
     )
@@ -328,10 +331,14 @@ def _entry_rows(client_ids: Sequence[int], period: str) -> Iterable[Any]:
         yield from db.session.execute(stmt)
 
 
-def _records(rows: Iterable[Any]) -> dict[int, list[EntryRecord]]:
-    """EntryRecords per client: one per visit or warranty-defect entry, one per group else."""
+def _records(rows: Iterable[Any], rules: BillingRules) -> dict[int, list[EntryRecord]]:
+    """EntryRecords per client: one per visit, warranty-defect or out-of-hours entry, one per
+    group else. An out-of-hours entry carries its in-hours equivalent (for the surcharge)."""
     by_client: dict[int, list[EntryRecord]] = defaultdict(list)
     for client_id, kind, started, billable, minutes, ooh_minutes, ooh, adjustment, defect in rows:
+        plain = (
+            plain_billable_minutes(kind, int(minutes), rules) if ooh and not adjustment else None
+        )
         by_client[client_id].append(EntryRecord(
             kind=kind,
             started_at=started,
@@ -341,6 +348,7 @@ def _records(rows: Iterable[Any]) -> dict[int, list[EntryRecord]]:
             out_of_hours=bool(ooh),
             ticket_warranty_defect=bool(defect),
             is_adjustment=bool(adjustment),
+            plain_billable_minutes=plain,
         ))
     return by_client
 
@@ -401,7 +409,7 @@ def usage_many(
     catalogue = _load_catalogue()
     contracts = _load_contracts(ids, after)
     visits = _visit_starts(ids, period)
-    records = _records(_entry_rows(ids, period))
+    records = _records(_entry_rows(ids, period), rules)
     result = {}
     for client in clients:
         state = _build_state(
@@ -453,11 +461,14 @@ class MonthEntry:
     reason: str | None
     external_ref: str | None
     period: str
+    #: For an adjustment: the month of the entry it corrects.
+    corrects_period: str | None = None
 
 
 def month_entries(client: Client, period: str) -> list[MonthEntry]:
     """The month's entries of a client in time order, with agent and ticket, in one query."""
     _check_period(period)
+    original = aliased(TimeEntry)
     stmt = (
         select(
             TimeEntry.id, TimeEntry.started_at, TimeEntry.ended_at, TimeEntry.kind,
@@ -465,9 +476,10 @@ def month_entries(client: Client, period: str) -> list[MonthEntry]:
             TimeEntry.billable_minutes, TimeEntry.out_of_hours, TimeEntry.out_of_hours_minutes,
             TimeEntry.needs_review, TimeEntry.reviewed_by_id.is_not(None),
             TimeEntry.is_adjustment, Ticket.number, Ticket.subject, TimeEntry.note,
-            TimeEntry.reason, TimeEntry.external_ref, TimeEntry.period,
+            TimeEntry.reason, TimeEntry.external_ref, TimeEntry.period, original.period,
         )
         .outerjoin(User, User.id == TimeEntry.agent_id)
+        .outerjoin(original, original.id == TimeEntry.adjusts_entry_id)
         .outerjoin(Ticket, Ticket.id == TimeEntry.ticket_id)
         .where(TimeEntry.client_id == client.id, TimeEntry.period == period)
         .order_by(TimeEntry.started_at, TimeEntry.id)

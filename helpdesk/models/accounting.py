@@ -56,6 +56,9 @@ class TimeEntry(db.Model):
         UniqueConstraint("source", "external_ref"),
         Index("ix_time_entries_client_period", "client_id", "period"),
         Index("ix_time_entries_ticket", "ticket_id"),
+        # The dashboards' month figures (time per agent and kind, busiest clients): index only.
+        Index("ix_time_entries_period_figures", "period", "client_id", "agent_id", "kind",
+              "is_adjustment", "minutes", "billable_minutes"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -70,6 +70,9 @@ class Ticket(db.Model):
         Index("ix_tickets_worklist", "status", "reserved", "sla_next_due", "priority_rank", "id"),
         Index("ix_tickets_client_created", "client_id", "created_at"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        # The dashboards: tickets opened and resolved in a month.
+        Index("ix_tickets_created", "created_at"),
+        Index("ix_tickets_resolved", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

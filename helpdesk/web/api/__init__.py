@@ -32,3 +32,4 @@ def _json_error(exc: HTTPException):
 
 
 from . import mailboxes, openapi, routes, usage  # noqa: F401
+from . import exports, openapi, routes, usage  # noqa: F401

@@ -44,6 +44,11 @@ _USAGE = {
     "free_visit_minutes": _MINUTES,
     "visits_used": _MINUTES,
     "warranty_minutes": _MINUTES,
+    "worked_minutes": {**_MINUTES, "description": "Minutes really worked (logged), all entries."},
+    "out_of_hours_surcharge_minutes": {
+        **_MINUTES, "description": "Of billable_minutes: what the out-of-hours weighting added."},
+    "adjustment_minutes": {
+        **_MINUTES, "description": "Of billable_minutes: corrections booked this month (signed)."},
     "total": _MONEY,
     "closed": {"type": "boolean", "description": "The month is closed (its figures are final)."},
 }

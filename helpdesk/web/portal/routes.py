@@ -51,6 +51,8 @@ from ...models import (
     Contact,
     ContactEmail,
     Direction,
+    PortalRole,
+    Role,
     Ticket,
     TicketStatus,
     Visit,
@@ -311,14 +313,22 @@ def hours() -> ResponseReturnValue:
 
 @bp.route("/reports")
 def reports() -> ResponseReturnValue:
-    """The monthly reports the company can download; the current month's is preliminary."""
-    from reports.service import available_periods, current_period
+    """The monthly reports the user may download; a month not closed yet is preliminary (as its
+    PDF says). A sub-agent gets reports of the tickets they opened: hours, no money."""
+    from reports.service import available_periods, preliminary_periods
 
-    client = _company_figures_client()
+    client = _client()
+    if not can_see_client_reports(current_user, client) and not _is_subagent():
+        abort(404)
+    periods = available_periods(client)
     return render_template(
-        "portal/reports.html", client=client, periods=available_periods(client),
-        preliminary=current_period(client),
+        "portal/reports.html", client=client, periods=periods,
+        preliminary=preliminary_periods(periods), own_requests=_is_subagent(),
     )
+
+
+def _is_subagent() -> bool:
+    return current_user.role == Role.CLIENT and current_user.portal_role == PortalRole.SUBAGENT
 
 
 @bp.route("/reports/<period>.pdf")
@@ -327,10 +337,18 @@ def report_pdf(period: str) -> ResponseReturnValue:
     from reports.service import available_periods
     from reports.service import report_pdf as render_report_pdf
 
-    client = _company_figures_client()
+    client = _client()
+    subagent = _is_subagent()
+    if not subagent and not can_see_client_reports(current_user, client):
+        abort(404)
     if not PERIOD_RE.match(period) or period not in available_periods(client):
         abort(404)
-    body = render_report_pdf(client, period)
+    if subagent:
+        from reports.service import requester_report_pdf
+
+        body = requester_report_pdf(client, current_user._get_current_object(), period)
+    else:
+        body = render_report_pdf(client, period)
     db.session.commit()
     safe_name = re.sub(r"[^A-Za-z0-9]+", "-", client.name).strip("-") or "client"
     response = Response(body, mimetype="application/pdf")
