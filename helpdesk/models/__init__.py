@@ -46,6 +46,7 @@ from .tickets import (
 )
 from .types import UTCDateTime, utcnow
 from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
+from ..mailbox.models import AutomaticMail, MailDuplicate  # noqa: E402,F401  (mail intake)
 
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",
