@@ -319,7 +319,7 @@ class _Storer:
     def entitled(self, target: _Target, address: str, sender: Sender | None) -> bool:
         """May this sender write into the ticket: staff, its client's contact, a follower, or
         the requester."""
-        if address in self.found.staff:
+        if address in self.found.staff or address in self.settings.own_addresses:
             return True
         if sender is not None and target.client_id is not None:
             if sender.client_id == target.client_id:
