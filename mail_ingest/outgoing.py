@@ -407,16 +407,9 @@ def forget_applied_journal() -> None:
 
 def backlog() -> int:
     """Acknowledgements waiting to be mailed (an SMTP outage shows here)."""
-    return int(
-        db.session.scalar(
-            select(func.count(Article.id)).where(
-                Article.direction == Direction.OUT,
-                Article.is_auto.is_(True),
-                Article.send_status == SendStatus.QUEUED,
-            )
-        )
-        or 0
-    )
+    from helpdesk.mailbox.services import acknowledgement_backlog
+
+    return acknowledgement_backlog()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale, gettext
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -321,9 +322,12 @@ class _Storer:
         the requester."""
         if address in self.found.staff or address in self.settings.own_addresses:
             return True
-        if sender is not None and target.client_id is not None:
-            if sender.client_id == target.client_id:
-                return True
+        if (
+            sender is not None
+            and target.client_id is not None
+            and sender.client_id == target.client_id
+        ):
+            return True
         if address and address == target.requester:
             return True
         if target.ticket is not None:
@@ -598,18 +602,32 @@ def _contact_of(plan: _Plan) -> dict[str, Any]:
     return {"contact_id": contact} if isinstance(contact, int) else {"contact": contact}
 
 
+def _in_default_language(text: Callable[[], str]) -> str:
+    """Notes ingest writes are in the helpdesk's default language (no reader is known)."""
+    with force_locale(current_app.config.get("DEFAULT_LANGUAGE") or "en"):
+        return text()
+
+
 def _named_note(ticket: Ticket) -> str:
-    return (
-        f"This mail named ticket {ticket.tag} (In-Reply-To, References or the subject tag), "
-        f"but its sender is not entitled to that ticket: it was opened here instead. "
-        f"Ticket {ticket.tag}: /agent/tickets/{ticket.id}"
+    return _in_default_language(
+        lambda: gettext(
+            "This mail named ticket %(tag)s (In-Reply-To, References or the subject tag), but "
+            "its sender is not entitled to that ticket, so it was opened here instead. "
+            "Ticket %(tag)s: /console/tickets/%(number)s",
+            tag=ticket.tag,
+            number=ticket.number,
+        )
     )
 
 
 def _bounce_note(article: Article, reason: str) -> str:
-    to = article.to_addrs or "the recipient"
-    return (
-        f"The mail to {to} of {article.created_at:%Y-%m-%d %H:%M} UTC was not delivered: {reason}"
+    return _in_default_language(
+        lambda: gettext(
+            "The mail to %(to)s of %(when)s UTC was not delivered: %(reason)s",
+            to=article.to_addrs or "?",
+            when=f"{article.created_at:%Y-%m-%d %H:%M}",
+            reason=reason,
+        )
     )
 
 
@@ -625,7 +643,11 @@ def _bounce_notice(article: Article, reason: str | None) -> Notice | None:
     return Notice(
         key=f"bounce:{article.id}",
         recipients=recipients,
-        subject=f"{ticket.tag} mail not delivered: {ticket.subject}"[:300],
+        subject=_in_default_language(
+            lambda: gettext(
+                "%(tag)s mail not delivered: %(subject)s", tag=ticket.tag, subject=ticket.subject
+            )
+        )[:300],
         body=_bounce_note(article, reason or "delivery failed"),
     )
 

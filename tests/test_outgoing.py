@@ -14,8 +14,8 @@ from helpdesk.extensions import mail as mail_extension
 from helpdesk.models import Article, AutoReply, Direction, Role, SendStatus, Ticket
 from helpdesk.tickets.services import NewAttachment, add_article, create_ticket
 from mail_ingest.ingest import ingest_all
-from mail_ingest.outgoing import send_acknowledgement, send_article, tagged_subject
 from mail_ingest.msgid import ticket_mac
+from mail_ingest.outgoing import send_acknowledgement, send_article, tagged_subject
 from tests.test_ingest import mail
 
 if TYPE_CHECKING:
