@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from markupsafe import Markup
 
 #: URL attributes that load an image when the page renders.
@@ -37,7 +37,10 @@ def block_remote_images(html: str) -> str:
 
 
 def images_wanted(article_id: int) -> bool:
-    """The reader asked to see this message's images (``?images=<id>``)."""
+    """The reader asked to see this message's images (``?images=<id>``), or blocking is off
+    (``MAIL_BLOCK_REMOTE_IMAGES``)."""
+    if not current_app.config.get("MAIL_BLOCK_REMOTE_IMAGES", True):
+        return True
     return request.args.get("images") in (str(article_id), "all")
 
 
