@@ -156,7 +156,9 @@ def load(
         }
     )
     for chunk in chunks(ticket_ids):
-        for ticket in db.session.scalars(select(Ticket).where(Ticket.id.in_(chunk))):
+        for ticket in db.session.scalars(
+            select(Ticket).where(Ticket.id.in_(chunk)).options(selectinload(Ticket.pauses))
+        ):
             found.tickets[ticket.id] = ticket
         rows = db.session.execute(
             select(TicketFollower.ticket_id, TicketFollower.email).where(

@@ -36,7 +36,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from helpdesk.extensions import db
@@ -57,10 +57,11 @@ from helpdesk.models import (
 )
 from helpdesk.tickets.batch import (
     NewTicket,
-    audit_opened,
-    new_article,
+    article_row,
+    audit_rows,
+    customer_wrote,
+    insert_articles,
     open_tickets,
-    record_activity,
 )
 from helpdesk.tickets.merge import final_ticket
 from helpdesk.tickets.services import NewAttachment
@@ -199,7 +200,7 @@ class _Plan:
     stored: StoredMail | None = None
     sender_auth: str | None = None
     reused: bool = False
-    article: Article | None = None
+    article: Any = None
 
 
 class _Storer:
@@ -412,7 +413,9 @@ class _Storer:
 
     # -- writing --------------------------------------------------------------------------------
     def write(self, plans: list[_Plan]) -> list[StoreOutcome]:
-        """Write planned messages: one statement for the numbers, one flush, bulk audit."""
+        """Write planned messages: one statement for the ticket numbers, one flush (contacts,
+        tickets, ticket changes), then one INSERT each for articles, attachments, automatic
+        mail, duplicates and audit rows."""
         now = utcnow()
         opening = [p for p in plans if p.target is not None and p.target.ticket is None]
         specs: dict[int, NewTicket] = {}
@@ -422,38 +425,64 @@ class _Storer:
         by_spec = dict(zip(specs, tickets, strict=True))
         for plan in opening:
             plan.target.ticket = by_spec[id(plan.target.spec)]
-        extra: list[Any] = []
+        changes: list[tuple[Ticket, str, dict | None]] = [(t, "create", None) for t in tickets]
         for plan in plans:
-            if plan.kind in (COPY,):
-                self._record_duplicate(plan, "copy", extra)
-            elif plan.kind == AUTOMATIC:
-                extra.append(self._automatic_row(plan, now))
-            else:
-                plan.article = self._article(plan, now)
-            if plan.reused:
-                self._record_duplicate(plan, "reused", extra)
-        db.session.add_all(extra)
+            if plan.kind in (REPLY, UNVERIFIED):
+                ticket = plan.target.ticket
+                msg = plan.item.message
+                if plan.unverified or msg.is_auto:
+                    ticket.last_activity_at = now
+                else:
+                    before = customer_wrote(ticket, now)
+                    if before is not None:
+                        changes.append((ticket, "update", before))
+            elif plan.bounced is not None:
+                reason = (plan.item.message.bounce_reason or "delivery failed")[:2000]
+                plan.bounced.send_status = SendStatus.FAILED
+                plan.bounced.send_error = f"not delivered: {reason}"
         db.session.flush()
-        audit_opened(tickets, actor=ACTOR, now=now)
-        outcomes = []
+        rows: list[dict[str, Any]] = []
+        files: list[list[NewAttachment]] = []
+        warnings: list[list[str | None]] = []
+        owners: list[_Plan | None] = []
         for plan in plans:
-            outcomes.append(self._outcome(plan, now))
-        return outcomes
+            for row, atts, notes, owner in self._article_rows(plan, now):
+                rows.append(row)
+                files.append(atts)
+                warnings.append(notes)
+                owners.append(owner)
+        ids = article_rows_inserted(rows, files, warnings, now=now)
+        for owner, article_id, row in zip(owners, ids, rows, strict=True):
+            if owner is not None:
+                owner.article = _Inserted(article_id, row["message_id"], row["is_auto"],
+                                          row["references"])  # fmt: skip
+        automatic_rows = [self._automatic_row(p, now) for p in plans if p.kind == AUTOMATIC]
+        if automatic_rows:
+            db.session.execute(insert(AutomaticMail), automatic_rows)
+        duplicate_rows = [row for p in plans if (row := self._duplicate_row(p, now)) is not None]
+        if duplicate_rows:
+            db.session.execute(insert(MailDuplicate), duplicate_rows)
+        audit_rows(changes, actor=ACTOR, now=now)
+        return [self._outcome(plan) for plan in plans]
 
-    def _article(self, plan: _Plan, now: Any) -> Article:
+    def _article_rows(self, plan: _Plan, now: Any):
+        """(row, attachments, warnings, owning plan) for the plan's article and its note."""
+        if plan.kind not in (NEW_TICKET, REPLY, UNVERIFIED):
+            if plan.bounced is not None:
+                note = _bounce_note(plan.bounced, plan.item.message.bounce_reason or "?")
+                yield _note_row(plan.bounced.ticket_id, note, now), [], [], None
+            return
         msg = plan.item.message
         ticket = plan.target.ticket
-        article = new_article(
-            ticket,
+        contact = plan.sender.contact if plan.sender and not plan.unverified else None
+        contact_id = contact if isinstance(contact, int) or contact is None else contact.id
+        row = article_row(
+            ticket.id,
             direction=Direction.IN,
             body_text=msg.text,
             now=now,
-            attachments=[_new_attachment(f) for f in plan.item.files],
-            warnings=[f.warning[:_REASON_MAX] if f.warning else None for f in plan.item.files],
-            channel=Channel.EMAIL,
-            internal=False,
             body_html=msg.html,
-            **_contact_of(plan),
+            contact_id=contact_id,
             from_addr=_display(msg.from_name, msg.from_addr),
             to_addrs=", ".join(msg.to) or None,
             cc_addrs=", ".join(msg.cc) or None,
@@ -467,66 +496,62 @@ class _Storer:
             sender_auth=plan.sender_auth,
             content_hash=msg.content_hash or None,
         )
+        files = plan.item.files
+        yield (
+            row,
+            [_new_attachment(f) for f in files],
+            [f.warning[:_REASON_MAX] if f.warning else None for f in files],
+            plan,
+        )
         if plan.named is not None:
-            new_article(
-                ticket,
-                direction=Direction.OUT,
-                internal=True,
-                now=now,
-                body_text=_named_note(plan.named),
-                channel=Channel.EMAIL,
-            )
-        return article
+            yield _note_row(ticket.id, _named_note(plan.named), now), [], [], None
 
-    def _automatic_row(self, plan: _Plan, now: Any) -> AutomaticMail:
+    def _automatic_row(self, plan: _Plan, now: Any) -> dict[str, Any]:
         msg = plan.item.message
-        ticket = plan.bounced.ticket if plan.bounced is not None else plan.named
-        if plan.bounced is not None:
-            reason = (msg.bounce_reason or "delivery failed")[:2000]
-            plan.bounced.send_status = SendStatus.FAILED
-            plan.bounced.send_error = f"not delivered: {reason}"
-            new_article(
-                plan.bounced.ticket,
-                direction=Direction.OUT,
-                internal=True,
-                now=now,
-                body_text=_bounce_note(plan.bounced, reason),
-                channel=Channel.EMAIL,
-            )
-        return AutomaticMail(
-            message_id=plan.message_id,
-            mailbox=self.settings.mailbox,
-            uid=plan.item.uid,
-            kind=msg.auto_kind or automatic.AUTO,
-            reason=(msg.auto_reason or "")[:_REASON_MAX] or None,
-            from_addr=_display(msg.from_name, msg.from_addr),
-            subject=msg.subject[:_SUBJECT_MAX],
-            body_text=msg.text,
-            ticket_id=ticket.id if ticket is not None else None,
-            article_id=plan.bounced.id if plan.bounced is not None else None,
-            created_at=now,
-        )
+        ticket_id = plan.bounced.ticket_id if plan.bounced is not None else None
+        if ticket_id is None and plan.named is not None:
+            ticket_id = plan.named.id
+        return {
+            "message_id": plan.message_id,
+            "mailbox": self.settings.mailbox,
+            "uid": plan.item.uid,
+            "kind": msg.auto_kind or automatic.AUTO,
+            "reason": (msg.auto_reason or "")[:_REASON_MAX] or None,
+            "from_addr": _display(msg.from_name, msg.from_addr),
+            "subject": msg.subject[:_SUBJECT_MAX],
+            "body_text": msg.text,
+            "ticket_id": ticket_id,
+            "article_id": plan.bounced.id if plan.bounced is not None else None,
+            "created_at": now,
+        }
 
-    def _record_duplicate(self, plan: _Plan, kind: str, extra: list[Any]) -> None:
-        if plan.item.uid in self.found.duplicate_uids:
-            return
+    def _duplicate_row(self, plan: _Plan, now: Any) -> dict[str, Any] | None:
+        """A copy (with the article it copies), or a reused id (with the article it became)."""
+        if not (plan.kind == COPY or plan.reused) or plan.item.uid in self.found.duplicate_uids:
+            return None
         self._remember(self.found.duplicate_uids, plan.item.uid, None)
-        stored = plan.stored
-        extra.append(
-            MailDuplicate(
-                mailbox=self.settings.mailbox,
-                uidvalidity=self.settings.uidvalidity,
-                uid=plan.item.uid,
-                message_id=storable_message_id(plan.item.message.message_id),
-                kind=kind,
-                article_id=stored.article_id if stored is not None and kind == "copy" else None,
-                ticket_id=stored.ticket_id if stored is not None and kind == "copy" else None,
-                subject=plan.item.message.subject[:_SUBJECT_MAX],
-            )
-        )
-        plan._duplicate = extra[-1]  # type: ignore[attr-defined]
+        if plan.kind == COPY:
+            stored = plan.stored
+            article_id = stored.article_id if stored is not None else None
+            ticket_id = stored.ticket_id if stored is not None else None
+            if stored is not None and stored.target is not None and stored.target.ticket:
+                ticket_id = stored.target.ticket.id
+            kind = "copy"
+        else:
+            article_id, ticket_id, kind = plan.article.id, plan.target.ticket.id, "reused"
+        return {
+            "mailbox": self.settings.mailbox,
+            "uidvalidity": self.settings.uidvalidity,
+            "uid": plan.item.uid,
+            "message_id": storable_message_id(plan.item.message.message_id),
+            "kind": kind,
+            "article_id": article_id,
+            "ticket_id": ticket_id,
+            "subject": plan.item.message.subject[:_SUBJECT_MAX],
+            "created_at": now,
+        }
 
-    def _outcome(self, plan: _Plan, now: Any) -> StoreOutcome:
+    def _outcome(self, plan: _Plan) -> StoreOutcome:
         if plan.kind == COPY:
             stored = plan.stored
             ticket_id = stored.ticket_id if stored else None
@@ -546,18 +571,14 @@ class _Storer:
                 else None,
             )
         ticket, article = plan.target.ticket, plan.article
-        self.found.stored[plan.message_id].ticket_id = ticket.id
-        self.found.stored[plan.message_id].article_id = article.id
-        if hasattr(plan, "_duplicate"):
-            plan._duplicate.article_id, plan._duplicate.ticket_id = article.id, ticket.id
+        stored = self.found.stored[plan.message_id]
+        stored.ticket_id, stored.article_id = ticket.id, article.id
         ack = None
         if plan.kind == NEW_TICKET:
             self._remember(self.found.tickets, ticket.id, ticket)
             self._remember(self.found.ticket_of_number, ticket.number, ticket.id)
             if self.acks is not None:
                 ack = queue_acknowledgement(ticket, article, policy=self.acks)
-        else:
-            record_activity(ticket, article, now)
         kind = REUSED_ID if plan.reused else plan.kind
         return StoreOutcome(
             plan.item.uid,
@@ -595,11 +616,23 @@ class _Storer:
         db.session.flush()
 
 
-def _contact_of(plan: _Plan) -> dict[str, Any]:
-    if plan.sender is None or plan.unverified:
-        return {}
-    contact = plan.sender.contact
-    return {"contact_id": contact} if isinstance(contact, int) else {"contact": contact}
+@dataclass(frozen=True)
+class _Inserted:
+    """An article inserted by the batch (what the acknowledgement needs of it)."""
+
+    id: int
+    message_id: str | None
+    is_auto: bool
+    references: str | None
+
+
+#: The batch's article INSERT (a module attribute, so a test can make one message fail).
+article_rows_inserted = insert_articles
+
+
+def _note_row(ticket_id: int, text: str, now: Any) -> dict[str, Any]:
+    """An internal note by ingest (not mailed, agents only)."""
+    return article_row(ticket_id, direction=Direction.OUT, body_text=text, now=now, internal=True)
 
 
 def _in_default_language(text: Callable[[], str]) -> str:

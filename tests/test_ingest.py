@@ -497,14 +497,14 @@ def test_message_that_cannot_be_stored_is_set_aside_and_kept(
         imap_account.append(mail("a@example.com", f"Problem {n}", f"<f-{n}@example.com>"))
     from mail_ingest import store
 
-    real_new_article = store.new_article
+    real_insert = store.article_rows_inserted
 
-    def failing(ticket, **kwargs):
-        if kwargs.get("message_id") == "<f-2@example.com>":
+    def failing(rows, *args, **kwargs):
+        if any(row["message_id"] == "<f-2@example.com>" for row in rows):
             raise ValueError("simulated storage problem")
-        return real_new_article(ticket, **kwargs)
+        return real_insert(rows, *args, **kwargs)
 
-    monkeypatch.setattr(store, "new_article", failing)
+    monkeypatch.setattr(store, "article_rows_inserted", failing)
     summary = ingest_all(app)
 
     assert (summary.new_tickets, summary.failed) == (3, 1)
@@ -517,7 +517,7 @@ def test_message_that_cannot_be_stored_is_set_aside_and_kept(
     assert imap_account.list_uids("INBOX") == []
 
     # an admin puts it back into the inbox once the problem is fixed
-    monkeypatch.setattr(store, "new_article", real_new_article)
+    monkeypatch.setattr(store, "article_rows_inserted", real_insert)
     raw = imap_account.fetch(imap_account.list_uids("Failed")[0], folder="Failed")
     imap_account.append(raw)
     assert ingest_all(app).new_tickets == 1
@@ -537,7 +537,7 @@ def test_failure_attempts_count_when_the_same_mail_fails_again(
     def failing(*args: Any, **kwargs: Any) -> None:
         raise ValueError("simulated storage problem")
 
-    monkeypatch.setattr(store, "new_article", failing)
+    monkeypatch.setattr(store, "article_rows_inserted", failing)
     assert ingest_all(app).failed == 1
     (uid,) = imap_account.list_uids("INBOX")
     assert "\\Flagged" in imap_account.flags()[uid]

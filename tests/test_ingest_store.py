@@ -129,14 +129,14 @@ def test_a_failed_message_is_rolled_back_alone_with_the_contact_it_created(
 ) -> None:
     client = factory.client("Firma", domain="firma.example")
     db.session.commit()
-    real = store.new_article
+    real = store.article_rows_inserted
 
-    def failing(ticket, **kwargs):
-        if kwargs.get("message_id") == "<f-1@firma.example>":
+    def failing(rows, *args, **kwargs):
+        if any(row["message_id"] == "<f-1@firma.example>" for row in rows):
             raise ValueError("broken on purpose")
-        return real(ticket, **kwargs)
+        return real(rows, *args, **kwargs)
 
-    monkeypatch.setattr(store, "new_article", failing)
+    monkeypatch.setattr(store, "article_rows_inserted", failing)
 
     outcomes = store_mails(
         app,

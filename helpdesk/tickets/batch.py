@@ -1,7 +1,8 @@
 """Many tickets and articles at once, for mail ingest: the same rules as ``create_ticket`` and
 ``add_article`` (numbers, SLA clocks, reserved priority, audit, reopening), at a fraction of the
 statements: numbers reserved in one UPDATE, objects added without flushing (the caller flushes
-once for the whole batch), audit rows inserted in one statement after that flush.
+once for the whole batch), articles, attachments and audit rows inserted in one statement each
+after that flush.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from ..models import (
     Channel,
     Client,
     Contact,
-    Direction,
     Priority,
     Ticket,
     TicketStatus,
 )
 from .numbers import reserve_numbers
-from .services import NewAttachment, _on_customer_message
+from .services import AUDITED_FIELDS, NewAttachment
 
 #: Ticket columns set by the SLA module when a ticket opens (copied between tickets of one
 #: client opened at the same instant with the same priority: they get the same clocks).
@@ -104,68 +104,102 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
     return tickets
 
 
-def audit_opened(tickets: list[Ticket], *, actor: str, now: datetime) -> None:
-    """The "create" audit rows of flushed new tickets, in one INSERT."""
-    if tickets:
+def audit_rows(changes: list[tuple[Ticket, str, dict | None]], *, actor: str, now: datetime):
+    """Insert audit rows for flushed tickets in one statement: (ticket, action, before)."""
+    if changes:
         db.session.execute(
             insert(AuditLog),
             [
                 {
                     "at": now,
                     "user_id": None,
-                    "actor": actor,
+                    "actor": actor if action == "create" else "system",
                     "entity_type": Ticket.__tablename__,
                     "entity_id": ticket.id,
-                    "action": "create",
-                    "before": None,
-                    "after": snapshot(ticket),
+                    "action": action,
+                    "before": before,
+                    "after": snapshot(ticket) if before is None else snapshot(ticket, AUDITED_FIELDS),
                 }
-                for ticket in tickets
+                for ticket, action, before in changes
             ],
         )
 
 
-def new_article(
-    ticket: Ticket,
-    *,
-    direction: str,
-    body_text: str,
-    now: datetime,
-    attachments: list[NewAttachment] = (),
-    warnings: list[str | None] | None = None,
-    **fields: Any,
-) -> Article:
-    """An article on ``ticket`` (added to the session, not flushed); see ``record_activity``."""
-    article = Article(
-        ticket=ticket, direction=direction, body_text=body_text or "", created_at=now, **fields
-    )
-    for index, att in enumerate(attachments):
-        article.attachments.append(
-            Attachment(
-                filename=att.filename,
-                content_type=att.content_type,
-                size=att.size,
-                sha256=att.sha256,
-                content_id=att.content_id,
-                inline=att.inline,
-                dropped_reason=att.dropped_reason,
-                warning=warnings[index] if warnings else None,
-                created_at=now,
-            )
-        )
-    db.session.add(article)
+def customer_wrote(ticket: Ticket, now: datetime) -> dict | None:
+    """What ``add_article`` does when the customer writes, without flushing: a pending ticket
+    resumes (its pause ends), a resolved or closed one reopens; SLA due times follow. Returns
+    the audit "before" values when the status changed (see :func:`audit_rows`), else None."""
+    from ..sla import service as sla_service
+
     ticket.last_activity_at = now
-    return article
+    if ticket.status not in (TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        return None
+    before = snapshot(ticket, AUDITED_FIELDS)
+    if ticket.status == TicketStatus.PENDING:
+        open_pause = next((p for p in ticket.pauses if p.ended_at is None), None)
+        if open_pause is not None:
+            open_pause.ended_at = now
+    else:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    ticket.status = TicketStatus.OPEN
+    ticket.updated_at = now
+    sla_service.recompute_due(ticket, now)
+    return before
 
 
-def record_activity(ticket: Ticket, article: Article, now: datetime) -> None:
-    """After the flush: what the customer's mail does to the ticket (a pending ticket
-    resumes, a resolved one reopens), as ``add_article`` does. Automatic, unverified and
-    internal articles change nothing."""
-    if (
-        article.direction == Direction.IN
-        and not article.is_auto
-        and not article.unverified
-        and ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED)
-    ):
-        _on_customer_message(ticket, now)
+#: Article columns written by :func:`insert_articles` (every row has all of them).
+ARTICLE_FIELDS = (
+    "ticket_id", "direction", "internal", "channel", "author_user_id", "contact_id", "from_addr",
+    "to_addrs", "cc_addrs", "subject", "message_id", "in_reply_to", "references", "body_text",
+    "body_html", "is_auto", "auto_kind", "unverified", "sender_auth", "content_hash",
+    "send_status", "send_error", "sent_at", "created_at",
+)  # fmt: skip
+
+
+def article_row(ticket_id: int, *, direction: str, body_text: str, now: datetime, **fields: Any):
+    """One article row for :func:`insert_articles`; unknown fields are refused."""
+    row = dict.fromkeys(ARTICLE_FIELDS)
+    row.update(internal=False, channel=Channel.EMAIL, is_auto=False, unverified=False)
+    unknown = set(fields) - set(ARTICLE_FIELDS)
+    if unknown:
+        raise TypeError(f"not article fields: {sorted(unknown)}")
+    row.update(fields)
+    row.update(ticket_id=ticket_id, direction=direction, body_text=body_text or "", created_at=now)
+    return row
+
+
+def insert_articles(
+    rows: list[dict[str, Any]],
+    attachments: list[list[NewAttachment]],
+    warnings: list[list[str | None]],
+    *,
+    now: datetime,
+) -> list[int]:
+    """Insert articles and their attachments in two statements; returns the article ids."""
+    if not rows:
+        return []
+    ids = list(
+        db.session.scalars(
+            insert(Article).returning(Article.id, sort_by_parameter_order=True), rows
+        )
+    )
+    files = [
+        {
+            "article_id": article_id,
+            "filename": att.filename,
+            "content_type": att.content_type,
+            "size": att.size,
+            "sha256": att.sha256,
+            "content_id": att.content_id,
+            "inline": att.inline,
+            "dropped_reason": att.dropped_reason,
+            "warning": warning,
+            "created_at": now,
+        }
+        for article_id, atts, notes in zip(ids, attachments, warnings, strict=True)
+        for att, warning in zip(atts, notes, strict=True)
+    ]
+    if files:
+        db.session.execute(insert(Attachment), files)
+    return ids
