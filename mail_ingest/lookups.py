@@ -187,9 +187,9 @@ def load(
                 )
             )
         )
+    # the clients new tickets may be opened for (their contracts decide the SLA clocks)
     client_ids = {sender.client_id for sender in found.contacts.values()}
     client_ids.update(found.domains.values())
-    client_ids.update(t.client_id for t in found.tickets.values() if t.client_id is not None)
     pin_clients(found, sorted(client_ids))
     return found
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import flask_mail
 from flask import Flask, current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, lazy_gettext
 from sqlalchemy import bindparam, func, select
 
 from helpdesk.attachments import read_bytes
@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: Headers of every acknowledgement (RFC 3834; the second one is Exchange's dialect).
 ACK_HEADERS = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
+#: Subject of an acknowledgement (formatted with the ticket's tag and subject).
+ACK_SUBJECT = lazy_gettext("Ticket %(tag)s received: %(subject)s")
 #: References kept in a long thread: the first message and the latest ones (RFC 5322 3.6.4).
 MAX_REFERENCES = 20
 _ERROR_MAX = 2000
@@ -475,6 +477,7 @@ class AckPolicy:
         self._articles: list[dict[str, Any]] = []
         self._auto_replies: list[dict[str, Any]] = []
         self._senders: dict[str, tuple[str, str]] = {}
+        self._subjects: dict[str, str] = {}
 
     def refusal(self, recipient: str | None, *, is_auto: bool) -> str | None:
         """Why this mail must not be acknowledged, or None."""
@@ -489,6 +492,13 @@ class AckPolicy:
         if sent >= self.limit:
             return f"{sent} acknowledgements to this address in the last hour"
         return None
+
+    def subject(self, language: str) -> str:
+        """The acknowledgement's subject template in ``language`` (translated once per batch)."""
+        if language not in self._subjects:
+            with force_locale(language):
+                self._subjects[language] = str(ACK_SUBJECT)
+        return self._subjects[language]
 
     def sender(self, ticket: Ticket) -> tuple[str, str]:
         """(address, From header) for mail about the ticket, looked up once per queue."""
@@ -545,10 +555,7 @@ def queue_acknowledgement(
         log.debug("no acknowledgement for ticket #%s: %s", ticket.number, refusal)
         return None
     language = _language(ticket)
-    with force_locale(language):
-        subject = gettext(
-            "Ticket %(tag)s received: %(subject)s", tag=ticket.tag, subject=ticket.subject
-        )
+    subject = policy.subject(language) % {"tag": ticket.tag, "subject": ticket.subject}
     subject = " ".join(subject.split())
     references = None
     if article.message_id:

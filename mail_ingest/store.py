@@ -61,6 +61,7 @@ from helpdesk.tickets.batch import (
     audit_rows,
     customer_wrote,
     insert_articles,
+    insert_tickets,
     open_tickets,
 )
 from helpdesk.tickets.merge import final_ticket
@@ -421,7 +422,8 @@ class _Storer:
         specs: dict[int, NewTicket] = {}
         for plan in opening:  # one spec per new ticket (replies in the batch share it)
             specs.setdefault(id(plan.target.spec), plan.target.spec)
-        tickets = open_tickets(list(specs.values()), now=now)
+        spec_list = list(specs.values())
+        tickets = open_tickets(spec_list, now=now)
         by_spec = dict(zip(specs, tickets, strict=True))
         for plan in opening:
             plan.target.ticket = by_spec[id(plan.target.spec)]
@@ -441,6 +443,7 @@ class _Storer:
                 plan.bounced.send_status = SendStatus.FAILED
                 plan.bounced.send_error = f"not delivered: {reason}"
         db.session.flush()
+        insert_tickets(tickets, spec_list)
         rows: list[dict[str, Any]] = []
         files: list[list[NewAttachment]] = []
         warnings: list[list[str | None]] = []

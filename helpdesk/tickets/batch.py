@@ -60,7 +60,8 @@ class NewTicket:
 
 
 def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
-    """New tickets (added to the session, not flushed), numbered and with their SLA clocks."""
+    """New tickets, numbered and with their SLA clocks, not in the session yet: they are
+    written by :func:`insert_tickets` once the contacts they name have ids."""
     from ..sla import service as sla_service
 
     numbers = reserve_numbers(len(specs))
@@ -79,16 +80,13 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
             requester_email=spec.requester_email,
             requester_name=spec.requester_name,
             needs_triage=spec.client_id is None,
+            warranty_defect=False,
             created_at=now,
             updated_at=now,
             last_activity_at=now,
         )
         ticket.pauses = []
-        ticket.articles = []
-        if spec.contact is not None:
-            ticket.contact = spec.contact
-        else:
-            ticket.contact_id = spec.contact_id
+        ticket.contact_id = spec.contact_id
         if spec.client_id is not None:
             ticket.client = db.session.get(Client, spec.client_id)
         key = (spec.client_id, spec.priority)
@@ -99,9 +97,32 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
         else:
             for name, value in clocks[key].items():
                 setattr(ticket, name, value)
-        db.session.add(ticket)
         tickets.append(ticket)
     return tickets
+
+
+def insert_tickets(tickets: list[Ticket], specs: list[NewTicket]) -> None:
+    """Insert tickets from :func:`open_tickets` in one statement (after the flush that gave
+    their new contacts ids); sets their ids. They stay outside the session."""
+    if not tickets:
+        return
+    columns = [c for c in Ticket.__table__.columns if c.key != "id"]
+    rows = []
+    for ticket, spec in zip(tickets, specs, strict=True):
+        if spec.contact is not None:
+            ticket.contact_id = spec.contact.id
+        row = {}
+        for column in columns:
+            value = getattr(ticket, column.key)
+            if value is None and column.default is not None and column.default.is_scalar:
+                value = column.default.arg
+            row[column.key] = value
+        rows.append(row)
+    ids = db.session.scalars(
+        insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), rows
+    ).all()
+    for ticket, ticket_id in zip(tickets, ids, strict=True):
+        ticket.id = ticket_id
 
 
 def audit_rows(changes: list[tuple[Ticket, str, dict | None]], *, actor: str, now: datetime):
