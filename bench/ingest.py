@@ -318,7 +318,10 @@ def measure_latency(config: dict[str, Any], account: Any, count: int, rng: rando
 
     proc = run_child("watch", config, stdout=subprocess.PIPE, text=True)
     engine = create_engine(config["SQLALCHEMY_DATABASE_URI"])
-    query = text("SELECT 1 FROM articles WHERE message_id = :mid")
+    query = text(  # automatic mail (out-of-office, bounces) is kept apart from articles
+        "SELECT 1 FROM articles WHERE message_id = :mid "
+        "UNION ALL SELECT 1 FROM automatic_mails WHERE message_id = :mid"
+    )
     latencies = []
     try:
         assert proc.stdout is not None

@@ -547,7 +547,10 @@ class Ingestor:
                             raise _BatchAborted("; ".join(summary.errors))
                         if summary.fetched:
                             continue  # more may have come in meanwhile
-                        mailbox.idle_wait(idle_seconds)
+                        wait = idle_seconds
+                        if summary.ack_backlog:  # an SMTP outage: try the queue again soon
+                            wait = min(wait, max(outgoing.retry_after().total_seconds(), 5.0))
+                        mailbox.idle_wait(wait)
             except (ImapError, _BatchAborted, SQLAlchemyError) as exc:
                 db.session.rollback()
                 log.warning("mailbox %s: %s; reconnecting in %.0f s", config.name, exc, backoff)

@@ -607,6 +607,61 @@ def test_smtp_outage_keeps_tickets_and_leaves_acknowledgements_queued(
     ack = db.session.scalars(select(Article).where(Article.is_auto.is_(True))).one()
     assert ack.send_status == SendStatus.QUEUED and ack.send_error
     assert imap_account.list_uids("INBOX") == []
+    assert summary.ack_backlog == 1 and "acknowledgements queued 1" in str(summary)
+
+
+def test_an_outage_longer_than_an_hour_is_retried_until_the_queue_drains(
+    app, imap_account: ImapAccount, smtp_server: SmtpSink, unused_port: int
+) -> None:
+    real_port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = unused_port
+    mail_extension.init_app(app)
+    imap_account.append(mail("a@example.com", "Problem", "<o-2@example.com>"))
+    assert ingest_all(app).ack_backlog == 1
+    db.session.execute(  # the outage lasts three hours
+        update(Article)
+        .where(Article.send_status == SendStatus.QUEUED)
+        .values(created_at=utcnow() - timedelta(hours=3))
+    )
+    db.session.commit()
+    assert ingest_all(app).ack_backlog == 1  # tried again, still down: kept, not given up
+    app.config["MAIL_PORT"] = real_port
+    mail_extension.init_app(app)
+
+    summary = ingest_all(app)
+
+    assert (summary.acknowledgements, summary.ack_backlog) == (1, 0)
+    assert smtp_server.wait_for(1)[0].rcpt_tos == ["a@example.com"]
+    ack = db.session.scalars(select(Article).where(Article.is_auto.is_(True))).one()
+    assert ack.send_status == SendStatus.SENT
+
+
+def test_an_acknowledgement_the_server_accepted_before_a_crash_is_not_sent_again(
+    app, imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    from mail_ingest import outgoing
+
+    imap_account.append(mail("b@example.com", "Problem", "<o-3@example.com>"))
+    real_record = outgoing.record_results
+    # the process "dies" after SMTP accepted the mail: its sent state never reaches the database
+    outgoing.record_results = lambda results, **kwargs: 0
+    try:
+        ingest_all(app)
+    finally:
+        outgoing.record_results = real_record
+    smtp_server.wait_for(1)
+    ack = db.session.scalars(select(Article).where(Article.is_auto.is_(True))).one()
+    assert ack.send_status == SendStatus.QUEUED
+    db.session.execute(
+        update(Article).values(created_at=utcnow() - timedelta(minutes=5)).where(Article.id == ack.id)
+    )
+    db.session.commit()
+
+    assert ingest_all(app).acknowledgements == 0  # the sent journal says it went out
+    time.sleep(0.3)
+    assert len(smtp_server.messages) == 1
+    db.session.refresh(ack)
+    assert ack.send_status == SendStatus.SENT
 
 
 # -- watching ----------------------------------------------------------------------------------
