@@ -124,3 +124,77 @@ def test_ingest_killed_at_random_moments_stores_everything_once_and_acks_at_most
     assert len(partial) >= KILLS // 2, f"seed {seed}: tickets after each kill {stored}"
     print(f"seed {seed}: tickets after each kill {stored}, acks mailed twice "
           f"{sum(1 for c in per_recipient.values() if c == 2)}")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def test_sigterm_of_ingest_watch_ends_it_and_its_workers(
+    app, imap_account: ImapAccount, tmp_path: Path
+) -> None:
+    for n in range(20):  # enough for the parse worker to start
+        imap_account.append(_mail(1000 + n))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FLASK_APP": "app.py",
+        "HELPDESK_SECRET_KEY": "x",
+        "HELPDESK_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "HELPDESK_ATTACHMENT_DIR": app.config["ATTACHMENT_DIR"],
+        "HELPDESK_INGEST_ACK_JOURNAL": str(tmp_path / "journal"),
+        "HELPDESK_IMAP_HOST": imap_account.host,
+        "HELPDESK_IMAP_PORT": str(imap_account.port),
+        "HELPDESK_IMAP_USER": imap_account.user,
+        "HELPDESK_IMAP_PASSWORD": imap_account.password,
+        "HELPDESK_IMAP_SECURITY": "plain",
+        "HELPDESK_INGEST_PARSE_WORKERS": "1",
+        "HELPDESK_MAIL_SUPPRESS_SEND": "true",
+    }
+    db.session.commit()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "ingest", "--watch"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _children(proc.pid):
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert workers, "the parse worker did not start"
+        while time.monotonic() < deadline:  # the pass is done: it is idling now
+            db.session.expire_all()
+            if db.session.scalar(select(func.count(Ticket.id))) == 20:
+                break
+            db.session.rollback()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(workers):
+        time.sleep(0.1)
+    assert not _alive(workers), f"outlived ingest --watch: {_alive(workers)}"
+
+
+def _alive(pids: list[int]) -> list[str]:
+    """The processes still running (zombies excluded), by command line."""
+    found = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "State:\tZ" not in status:
+            found.append(f"{pid} {cmdline[:120]}")
+    return found
