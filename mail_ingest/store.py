@@ -27,22 +27,18 @@ acknowledged and opens no ticket (see :func:`_Storer.plan_automatic`).
 from __future__ import annotations
 
 import hashlib
-import html as html_lib
 import logging
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale, gettext
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from helpdesk.extensions import db
 from helpdesk.models import (
     Article,
-    Attachment,
     AutomaticMail,
     Channel,
     Contact,
@@ -52,7 +48,6 @@ from helpdesk.models import (
     MailDuplicate,
     SendStatus,
     Ticket,
-    User,
     utcnow,
 )
 from helpdesk.tickets.batch import (
@@ -67,8 +62,10 @@ from helpdesk.tickets.batch import (
 from helpdesk.tickets.merge import final_ticket
 from helpdesk.tickets.services import NewAttachment
 from mail_ingest import automatic
+from mail_ingest.display import inline_images  # noqa: F401 - re-exported
 from mail_ingest.lookups import Lookups, Sender, StoredMail, chunks, domains_of, load, load_senders
 from mail_ingest.msgid import read_message_id
+from mail_ingest.notes import Notice, bounce_note, bounce_notice, named_note, notify_bounces  # noqa: F401
 from mail_ingest.outgoing import AckJob, AckPolicy, queue_acknowledgement
 from mail_ingest.prepare import PreparedMessage, StoredFile
 
@@ -97,16 +94,6 @@ DUPLICATE = COPY
 #: Another mail reusing a stored Message-ID: stored as its own article under a derived id.
 REUSED_ID = "reused_id"
 FAILED = "failed"
-
-
-@dataclass
-class Notice:
-    """A mail for agents, sent after the commit (e.g. a reply that bounced)."""
-
-    key: str
-    recipients: list[str]
-    subject: str
-    body: str
 
 
 @dataclass
@@ -472,7 +459,7 @@ class _Storer:
         """(row, attachments, warnings, owning plan) for the plan's article and its note."""
         if plan.kind not in (NEW_TICKET, REPLY, UNVERIFIED):
             if plan.bounced is not None:
-                note = _bounce_note(plan.bounced, plan.item.message.bounce_reason or "?")
+                note = bounce_note(plan.bounced, plan.item.message.bounce_reason or "?")
                 yield _note_row(plan.bounced.ticket_id, note, now), [], [], None
             return
         msg = plan.item.message
@@ -507,7 +494,7 @@ class _Storer:
             plan,
         )
         if plan.named is not None:
-            yield _note_row(ticket.id, _named_note(plan.named), now), [], [], None
+            yield _note_row(ticket.id, named_note(plan.named), now), [], [], None
 
     def _automatic_row(self, plan: _Plan, now: Any) -> dict[str, Any]:
         msg = plan.item.message
@@ -569,9 +556,7 @@ class _Storer:
                 plan.message_id,
                 ticket_id=bounced.ticket_id if bounced is not None else None,
                 bounced_article_id=bounced.id if bounced is not None else None,
-                notice=_bounce_notice(bounced, plan.item.message.bounce_reason)
-                if bounced
-                else None,
+                notice=bounce_notice(bounced, plan.item.message.bounce_reason) if bounced else None,
             )
         ticket, article = plan.target.ticket, plan.article
         stored = self.found.stored[plan.message_id]
@@ -636,72 +621,6 @@ article_rows_inserted = insert_articles
 def _note_row(ticket_id: int, text: str, now: Any) -> dict[str, Any]:
     """An internal note by ingest (not mailed, agents only)."""
     return article_row(ticket_id, direction=Direction.OUT, body_text=text, now=now, internal=True)
-
-
-def _in_default_language(text: Callable[[], str]) -> str:
-    """Notes ingest writes are in the helpdesk's default language (no reader is known)."""
-    with force_locale(current_app.config.get("DEFAULT_LANGUAGE") or "en"):
-        return text()
-
-
-def _named_note(ticket: Ticket) -> str:
-    return _in_default_language(
-        lambda: gettext(
-            "This mail named ticket %(tag)s (In-Reply-To, References or the subject tag), but "
-            "its sender is not entitled to that ticket, so it was opened here instead. "
-            "Ticket %(tag)s: /console/tickets/%(number)s",
-            tag=ticket.tag,
-            number=ticket.number,
-        )
-    )
-
-
-def _bounce_note(article: Article, reason: str) -> str:
-    return _in_default_language(
-        lambda: gettext(
-            "The mail to %(to)s of %(when)s UTC was not delivered: %(reason)s",
-            to=article.to_addrs or "?",
-            when=f"{article.created_at:%Y-%m-%d %H:%M}",
-            reason=reason,
-        )
-    )
-
-
-def _bounce_notice(article: Article, reason: str | None) -> Notice | None:
-    ticket = article.ticket
-    recipients = []
-    for user_id in (article.author_user_id, ticket.assignee_id):
-        user = db.session.get(User, user_id) if user_id else None
-        if user is not None and user.active and user.email:
-            recipients.append(user.email)
-    if not recipients:
-        return None
-    return Notice(
-        key=f"bounce:{article.id}",
-        recipients=recipients,
-        subject=_in_default_language(
-            lambda: gettext(
-                "%(tag)s mail not delivered: %(subject)s", tag=ticket.tag, subject=ticket.subject
-            )
-        )[:300],
-        body=_bounce_note(article, reason or "delivery failed"),
-    )
-
-
-def notify_bounces(outcomes: Iterable[StoreOutcome]) -> None:
-    """After the batch's commit: tell the agents whose mail bounced (helpdesk.notify)."""
-    from helpdesk.notify import send_once
-
-    for outcome in outcomes:
-        notice = outcome.notice
-        if notice is None:
-            continue
-        try:
-            send_once(notice.key, notice.recipients, notice.subject, notice.body)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            log.exception("bounce notice %s not sent", notice.key)
 
 
 def _new_attachment(stored: StoredFile) -> NewAttachment:
@@ -792,35 +711,3 @@ def _store_one(storer: _Storer, item: PreparedMessage) -> StoreOutcome:
             break
     storer.record_failure(item, error)
     return StoreOutcome(item.uid, FAILED, message_id, error=error)
-
-
-# -- display -------------------------------------------------------------------------------------
-
-_CID_REF = re.compile(
-    r"""(?i)(\b(?:src|href|background)\s*=\s*)(?:"cid:([^"]*)"|'cid:([^']*)'|cid:([^\s"'>]+))"""
-)
-
-
-def inline_images(
-    body_html: str, attachments: Iterable[Attachment], url_for_attachment: Callable[[int], str]
-) -> str:
-    """Point ``cid:`` references of stored HTML at the attachment download URLs, for display.
-
-    The stored HTML keeps ``cid:`` (URLs change, the mail does not); a page calls this when it
-    renders an article. References to parts that were not stored are left as they are.
-    """
-    by_cid = {}
-    for att in attachments:
-        if att.content_id and att.sha256:
-            by_cid[att.content_id.strip().strip("<>").lower()] = att.id
-
-    def replace(match: re.Match[str]) -> str:
-        value = next(group for group in match.groups()[1:] if group is not None)
-        cid = html_lib.unescape(value).strip().strip("<>").lower()
-        attachment_id = by_cid.get(cid)
-        if attachment_id is None:
-            return match.group(0)
-        url = html_lib.escape(url_for_attachment(attachment_id), quote=True)
-        return f'{match.group(1)}"{url}"'
-
-    return _CID_REF.sub(replace, body_html)
