@@ -206,6 +206,8 @@ def _hwm_mb(pid: int | str = "self") -> float:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0.0
+    if "VmHWM:" not in status:  # a process that has just exited (a zombie)
+        return 0.0
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
