@@ -48,9 +48,10 @@ def create_app(config: dict | None = None) -> Flask:
     init_auth(app)
     _enable_sqlite_pragmas(app)
 
-    from .web import register_blueprints
+    from .web import mail_html, register_blueprints
 
     register_blueprints(app)
+    mail_html.init_app(app)
 
     from .cli import register_cli
 

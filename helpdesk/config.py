@@ -89,6 +89,15 @@ def defaults(instance_path: str) -> dict:
         "IMAP_QUEUE": "support",
         "IMAP_BATCH_SIZE": 100,
         "IMAP_MAILBOXES": [],
+        # Mail ingest (mail_ingest/): see the README's settings table
+        "INGEST_PARSE_WORKERS": None,  # parse worker processes; None: one less than the CPUs
+        "INGEST_IDLE_SECONDS": 300,  # IMAP IDLE before a watch re-reads the folder anyway
+        "INGEST_AUTHSERV_ID": None,  # our receiving server's name in Authentication-Results
+        "INGEST_ACK_RETRY_SECONDS": 120,  # a queued acknowledgement this old is sent again
+        "INGEST_ACK_JOURNAL": None,  # sent-acknowledgement journal; None: instance/ack-sent.journal
+        "MAIL_MESSAGE_ID_DOMAIN": None,  # right-hand side of our Message-IDs; None: the sender's
+        "MAIL_TIMEOUT": 30,  # seconds an SMTP conversation may stall
+        "MAIL_BLOCK_REMOTE_IMAGES": True,  # remote images in mail load only on "show images"
         # Telephony: the support extensions whose calls become phone entries
         "SUPPORT_EXTENSIONS": ["200", "201", "202"],
         "PHONE_COUNTRY_CODE": "381",

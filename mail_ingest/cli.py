@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 import click
 from flask import current_app
@@ -35,6 +36,7 @@ def ingest_command(mode: str) -> None:
             "no mailbox is configured: set HELPDESK_IMAP_HOST and HELPDESK_IMAP_USER "
             "(or HELPDESK_IMAP_MAILBOXES)"
         )
+    signal.signal(signal.SIGTERM, _terminate)
     if mode == "watch":
         logging.getLogger("mail_ingest").setLevel(logging.INFO)
 
@@ -51,6 +53,9 @@ def ingest_command(mode: str) -> None:
         return
     try:
         summary = ingest_all(app)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+        raise SystemExit(130) from None
     except IngestError as exc:
         click.echo(str(exc.summary))
         for error in exc.summary.errors:
@@ -96,6 +101,11 @@ def _configs(settings):
     from mail_ingest.config import mailbox_configs
 
     return mailbox_configs(settings)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM stops ingest like Ctrl-C: the batch in hand is rolled back, workers are ended."""
+    raise KeyboardInterrupt
 
 
 COMMANDS = [ingest_command, mailboxes_command]

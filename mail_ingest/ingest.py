@@ -55,9 +55,21 @@ from mail_ingest.imap import (
     MailboxConfig,
     open_mailbox,
 )
-from mail_ingest.prepare import PreparedMessage, prepare_batch, unprepared
+from mail_ingest.lifecycle import init_parse_worker
+from mail_ingest.prepare import PreparedMessage, prepare_batch, sweep_temporary_files, unprepared
 from mail_ingest.status import note_poll
-from mail_ingest.store import FAILED, NEW_TICKET, REPLY, StoreSettings, store_batch
+from mail_ingest.store import (
+    AUTOMATIC,
+    COPY,
+    FAILED,
+    NEW_TICKET,
+    REPLY,
+    REUSED_ID,
+    UNVERIFIED,
+    StoreSettings,
+    notify_bounces,
+    store_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +97,20 @@ class IngestError(RuntimeError):
         self.summary = summary
 
 
+_COUNTS = (
+    "fetched",
+    "new_tickets",
+    "replies",
+    "unverified",
+    "automatic",
+    "bounces",
+    "duplicates",
+    "reused_ids",
+    "acknowledgements",
+    "failed",
+)
+
+
 @dataclass
 class Summary:
     """What a pass did, for the CLI, the scheduler's job log and the benchmark."""
@@ -92,22 +118,31 @@ class Summary:
     fetched: int = 0
     new_tickets: int = 0
     replies: int = 0
+    #: Replies from senders not entitled to the ticket they name: held for an agent.
+    unverified: int = 0
+    #: Automatic mail (bounces, out-of-office, reports, lists) that opened no ticket.
+    automatic: int = 0
+    #: Bounces of our own mail, marked on the reply they return.
+    bounces: int = 0
+    #: True copies of stored mail (recorded with their UID, see the failed-mail page).
     duplicates: int = 0
+    #: Other mail reusing a stored Message-ID, stored as its own article.
+    reused_ids: int = 0
     acknowledgements: int = 0
     failed: int = 0
+    #: Acknowledgements still waiting to be mailed after the pass (an SMTP outage).
+    ack_backlog: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: Summary) -> None:
-        for name in (
-            "fetched",
-            "new_tickets",
-            "replies",
-            "duplicates",
-            "acknowledgements",
-            "failed",
-        ):
+        for name in _COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.ack_backlog = other.ack_backlog
         self.errors.extend(other.errors)
+
+    @property
+    def did_something(self) -> bool:
+        return bool(self.fetched or self.acknowledgements or self.errors)
 
     def __str__(self) -> str:
         text = (
@@ -115,8 +150,16 @@ class Summary:
             f"threaded replies {self.replies}, acknowledgements sent {self.acknowledgements}, "
             f"failed {self.failed}"
         )
-        if self.duplicates:
-            text += f", already stored {self.duplicates}"
+        for name, label in (
+            ("unverified", "unverified replies"),
+            ("automatic", "automatic mail"),
+            ("bounces", "bounces of our mail"),
+            ("duplicates", "already stored"),
+            ("reused_ids", "reused Message-IDs"),
+            ("ack_backlog", "acknowledgements queued"),
+        ):
+            if getattr(self, name):
+                text += f", {label} {getattr(self, name)}"
         if self.errors:
             text += f", mailbox errors {len(self.errors)}"
         return text
@@ -132,11 +175,18 @@ class _BatchAborted(Exception):
 class _Parser:
     """Parses fetched mail: in worker processes for big batches, inline for small ones."""
 
-    def __init__(self, workers: int, max_attachment_bytes: int, attachment_root: str) -> None:
+    def __init__(
+        self,
+        workers: int,
+        max_attachment_bytes: int,
+        attachment_root: str,
+        authserv_id: str | None = None,
+    ) -> None:
         self.workers = workers
         self.options = {
             "max_attachment_bytes": max_attachment_bytes,
             "attachment_root": attachment_root,
+            "authserv_id": authserv_id,
         }
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -151,7 +201,12 @@ class _Parser:
             if self._pool is None:
                 # spawn: workers share no sockets, locks or threads with this process
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=context,
+                    initializer=init_parse_worker,
+                    initargs=(os.getpid(),),
+                )
                 for _ in range(self.workers):  # start them all now, not on the first task
                     self._pool.submit(int)
             return self._pool
@@ -318,7 +373,9 @@ class Ingestor:
             _default_workers(cfg) if workers is None else workers,
             int(cfg["ATTACHMENT_MAX_BYTES"]),
             str(cfg["ATTACHMENT_DIR"]),
+            cfg.get("INGEST_AUTHSERV_ID") or None,
         )
+        sweep_temporary_files(cfg["ATTACHMENT_DIR"])
         self._last_resend = -float("inf")
         self._mailer: Executor | None = None
 
@@ -372,6 +429,7 @@ class Ingestor:
             summary.errors.append(f"{config.name}: {exc}")
         finally:
             summary.acknowledgements += _record_acks(acks.close())
+            summary.ack_backlog = _backlog()
         return summary
 
     def _ingest(
@@ -408,12 +466,13 @@ class Ingestor:
         """Hand queued acknowledgements left by a crash or an SMTP outage to the sender (at
         most once per RETRY_AFTER: it scans the queued articles)."""
         now = time.monotonic()
-        if now - self._last_resend < outgoing.RETRY_AFTER.total_seconds():
+        if now - self._last_resend < outgoing.retry_after().total_seconds():
             return
         self._last_resend = now
         try:
-            jobs = outgoing.pending_acknowledgements()
+            jobs = outgoing.pending_acknowledgements(exclude=acks.pending)
             db.session.commit()
+            outgoing.forget_applied_journal()
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("queued acknowledgements could not be read")
@@ -444,20 +503,26 @@ class Ingestor:
             raise _BatchAborted(f"database: {exc}") from exc
         del prepared
         acks.submit(o.ack for o in outcomes if o.ack is not None)
+        notify_bounces(outcomes)
         done = [o.uid for o in outcomes if o.kind != FAILED]
         failed = [o.uid for o in outcomes if o.kind == FAILED]
         _file_away(mailbox.mark_done, mailbox, done)
         _file_away(mailbox.move_failed, mailbox, failed)
         _advance_state(settings.mailbox, settings.uidvalidity, max(uids))
+        counted = {
+            NEW_TICKET: "new_tickets",
+            REPLY: "replies",
+            UNVERIFIED: "unverified",
+            AUTOMATIC: "automatic",
+            COPY: "duplicates",
+            REUSED_ID: "reused_ids",
+            FAILED: "failed",
+        }
         for outcome in outcomes:
-            if outcome.kind == NEW_TICKET:
-                summary.new_tickets += 1
-            elif outcome.kind == REPLY:
-                summary.replies += 1
-            elif outcome.kind == FAILED:
-                summary.failed += 1
-            else:
-                summary.duplicates += 1
+            name = counted.get(outcome.kind, "duplicates")
+            setattr(summary, name, getattr(summary, name) + 1)
+            if outcome.bounced_article_id is not None:
+                summary.bounces += 1
 
     # -- watching -----------------------------------------------------------------------------
     def watch_mailbox(
@@ -479,13 +544,16 @@ class Ingestor:
                     while not stop.is_set():
                         summary = self.drain(mailbox)
                         _note_pass(config, summary)
-                        if on_pass is not None and (summary.fetched or summary.errors):
+                        if on_pass is not None and summary.did_something:
                             on_pass(config, summary)
                         if summary.errors:
                             raise _BatchAborted("; ".join(summary.errors))
                         if summary.fetched:
                             continue  # more may have come in meanwhile
-                        mailbox.idle_wait(idle_seconds)
+                        wait = idle_seconds
+                        if summary.ack_backlog:  # an SMTP outage: try the queue again soon
+                            wait = min(wait, max(outgoing.retry_after().total_seconds(), 5.0))
+                        mailbox.idle_wait(wait)
             except (ImapError, _BatchAborted, SQLAlchemyError) as exc:
                 db.session.rollback()
                 log.warning("mailbox %s: %s; reconnecting in %.0f s", config.name, exc, backoff)
@@ -516,6 +584,16 @@ def _file_away(action: Callable[[list[int]], None], mailbox: ImapMailbox, uids: 
             uids = still_there
             if not uids:
                 return
+
+
+def _backlog() -> int:
+    try:
+        count = outgoing.backlog()
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return 0
+    return count
 
 
 def _record_acks(results: list[outgoing.AckResult]) -> int:

@@ -1,8 +1,11 @@
 """Mail we send about tickets: agent replies and the acknowledgement of a new ticket.
 
 Every mail carries the ticket tag in its subject, a Message-ID of ours that names the ticket
-(``<ticket-1234.article-77.<random>@our-domain>``) and In-Reply-To/References built from the
-thread, so the answer comes back to the same ticket even if a mail client drops one of them.
+with an HMAC of its number (``<ticket-1234-<mac>.article-77.<random>@our-domain>``, see
+:mod:`mail_ingest.msgid`) and In-Reply-To/References built from the thread, so the answer comes
+back to the same ticket even if a mail client drops one of them. Those three headers are
+written as plain msg-id lists, folded between ids, never RFC 2047-encoded (mail programs could
+not thread an encoded one), however long an id is.
 Sending goes through Flask-Mail over SMTP (``MAIL_*`` settings) with a socket timeout
 (``MAIL_TIMEOUT``, seconds), so a hanging server cannot hang a request or the ingest loop.
 
@@ -16,8 +19,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.util
+import os
 import queue
-import secrets
 import smtplib
 import threading
 from collections.abc import Iterable, Iterator
@@ -30,8 +33,8 @@ from typing import Any
 
 import flask_mail
 from flask import Flask, current_app, render_template
-from flask_babel import force_locale, gettext
-from sqlalchemy import bindparam, func, select, update
+from flask_babel import force_locale, lazy_gettext
+from sqlalchemy import bindparam, func, select
 
 from helpdesk.attachments import read_bytes
 from helpdesk.extensions import db
@@ -45,12 +48,21 @@ from helpdesk.models import (
     Ticket,
     utcnow,
 )
+from mail_ingest.ackjournal import (  # noqa: F401 - forget_applied_journal: for ingest
+    apply_journal,
+    forget_applied_journal,
+    journal_path,
+    journal_sent,
+)
 from mail_ingest.config import own_addresses, queue_addresses
+from mail_ingest.msgid import make_message_id
 
 log = logging.getLogger(__name__)
 
 #: Headers of every acknowledgement (RFC 3834; the second one is Exchange's dialect).
 ACK_HEADERS = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
+#: Subject of an acknowledgement (formatted with the ticket's tag and subject).
+ACK_SUBJECT = lazy_gettext("Ticket %(tag)s received: %(subject)s")
 #: References kept in a long thread: the first message and the latest ones (RFC 5322 3.6.4).
 MAX_REFERENCES = 20
 _ERROR_MAX = 2000
@@ -85,7 +97,53 @@ def message_id_domain() -> str:
 def new_message_id(ticket: Ticket, article: Article | None = None, kind: str = "ack") -> str:
     """A fresh Message-ID of ours that names the ticket (and the article, once it has an id)."""
     part = f"article-{article.id}" if article is not None and article.id else kind
-    return f"<ticket-{ticket.number}.{part}.{secrets.token_hex(8)}@{message_id_domain()}>"
+    return make_message_id(ticket.number, part, message_id_domain(), _secret())
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+# -- plain threading headers --------------------------------------------------------------------
+
+#: Headers holding msg-id lists: written as they are, folded between ids, never encoded.
+ID_HEADERS = ("Message-ID", "In-Reply-To", "References")
+
+
+class _PlainIds:
+    """A header value the email generator writes verbatim: msg-ids folded between ids (a line
+    may exceed 78 characters when one id does: RFC 5322 allows 998, and an encoded-word would
+    break threading)."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.ids = value.split()
+
+    def fold(self, *, policy: Any) -> str:
+        lines = [f"{self.name}:"]
+        for mid in self.ids:
+            if len(lines[-1]) + 1 + len(mid) > 78 and lines[-1] != f"{self.name}:":
+                lines.append("")
+            lines[-1] += f" {mid}"
+        return policy.linesep.join(lines) + policy.linesep
+
+    def __str__(self) -> str:
+        return " ".join(self.ids)
+
+
+class PlainThreadingMessage(flask_mail.Message):
+    """Flask-Mail's message with Message-ID, In-Reply-To and References kept plain."""
+
+    def _message(self):  # type: ignore[no-untyped-def]
+        msg = super()._message()
+        for name in ID_HEADERS:
+            value = msg.get(name)
+            if value is None:
+                continue
+            raw = str(value)
+            del msg[name]
+            msg._headers.append((name, _PlainIds(name, raw)))
+        return msg
 
 
 def tagged_subject(ticket: Ticket, subject: str | None) -> str:
@@ -220,7 +278,7 @@ def build_reply(
     headers = {"References": references} if references else {}
     if in_reply_to:
         headers["In-Reply-To"] = in_reply_to
-    message = flask_mail.Message(
+    message = PlainThreadingMessage(
         subject=tagged_subject(ticket, article.subject),
         recipients=_recipients(article, ticket),
         cc=_split_addresses(article.cc_addrs),
@@ -281,14 +339,28 @@ def send_article(article: Article) -> bool:
 #
 # The acknowledgement of a new ticket is written in the ticket's own transaction as a queued
 # automatic article (an outbox), together with its AutoReply row (the rate limit counts it from
-# then on). After the commit it is rendered and mailed, and the article is marked sent or, after
-# a permanent refusal, failed. A crash in between leaves it queued; the next ingest pass sends
-# acknowledgements that are still queued after RETRY_AFTER and gives up on them after GIVE_UP.
+# then on). After the commit it is rendered and mailed. The moment the SMTP server accepts it,
+# its Message-ID is appended (and fsynced) to the sent journal, so a crash after that cannot
+# send it again; the article is marked sent from the results (or the journal, after a crash).
+# One still queued (crash before sending, SMTP outage) is sent again by a later pass once it is
+# INGEST_ACK_RETRY_SECONDS old, and again on every pass until the queue drains; only a
+# permanent refusal (5xx) marks it failed.
 
 #: A queued acknowledgement this old was left by a crash or an SMTP outage: send it again.
 RETRY_AFTER = timedelta(minutes=2)
-#: Not sent within this time: too late to confirm anything; marked failed.
-GIVE_UP = timedelta(hours=1)
+
+
+def retry_after() -> timedelta:
+    """INGEST_ACK_RETRY_SECONDS as a timedelta (RETRY_AFTER by default)."""
+    seconds = current_app.config.get("INGEST_ACK_RETRY_SECONDS")
+    return RETRY_AFTER if seconds is None else timedelta(seconds=float(seconds))
+
+
+def backlog() -> int:
+    """Acknowledgements waiting to be mailed (an SMTP outage shows here)."""
+    from helpdesk.mailbox.services import acknowledgement_backlog
+
+    return acknowledgement_backlog()
 
 
 @dataclass(frozen=True)
@@ -338,6 +410,7 @@ class AckPolicy:
         self.limit = int(cfg.get("AUTO_REPLY_LIMIT_PER_HOUR", 3))
         self.own = own_addresses(cfg)
         self.domain = message_id_domain()
+        self.secret = _secret()
         wanted = sorted({r.lower() for r in recipients if r})
         since = (now or utcnow()) - timedelta(hours=1)
         self.counts: dict[str, int] = {}
@@ -353,6 +426,7 @@ class AckPolicy:
         self._articles: list[dict[str, Any]] = []
         self._auto_replies: list[dict[str, Any]] = []
         self._senders: dict[str, tuple[str, str]] = {}
+        self._subjects: dict[str, str] = {}
 
     def refusal(self, recipient: str | None, *, is_auto: bool) -> str | None:
         """Why this mail must not be acknowledged, or None."""
@@ -367,6 +441,13 @@ class AckPolicy:
         if sent >= self.limit:
             return f"{sent} acknowledgements to this address in the last hour"
         return None
+
+    def subject(self, language: str) -> str:
+        """The acknowledgement's subject template in ``language`` (translated once per batch)."""
+        if language not in self._subjects:
+            with force_locale(language):
+                self._subjects[language] = str(ACK_SUBJECT)
+        return self._subjects[language]
 
     def sender(self, ticket: Ticket) -> tuple[str, str]:
         """(address, From header) for mail about the ticket, looked up once per queue."""
@@ -423,16 +504,13 @@ def queue_acknowledgement(
         log.debug("no acknowledgement for ticket #%s: %s", ticket.number, refusal)
         return None
     language = _language(ticket)
-    with force_locale(language):
-        subject = gettext(
-            "Ticket %(tag)s received: %(subject)s", tag=ticket.tag, subject=ticket.subject
-        )
+    subject = policy.subject(language) % {"tag": ticket.tag, "subject": ticket.subject}
     subject = " ".join(subject.split())
     references = None
     if article.message_id:
         earlier = (article.references or "").split()[-(MAX_REFERENCES - 1) :]
         references = " ".join([*earlier, article.message_id])
-    message_id = f"<ticket-{ticket.number}.ack.{secrets.token_hex(8)}@{policy.domain}>"
+    message_id = make_message_id(ticket.number, "ack", policy.domain, policy.secret)
     address, from_header = policy.sender(ticket)
     policy.add(
         {
@@ -478,7 +556,7 @@ def build_acknowledgement(job: AckJob) -> flask_mail.Message:
         headers["In-Reply-To"] = job.in_reply_to
     if job.references:
         headers["References"] = job.references
-    message = flask_mail.Message(
+    message = PlainThreadingMessage(
         subject=job.subject,
         recipients=[job.recipient],
         body=text,
@@ -541,7 +619,7 @@ def deliver(jobs: Iterable[AckJob], session: _Session | None = None) -> list[Ack
     return results
 
 
-def _deliver_one(job: AckJob, session: _Session) -> AckResult:
+def _deliver_one(job: AckJob, session: _Session, journal: str | None = None) -> AckResult:
     if session.broken:
         return AckResult(job.message_id, sent=False, retry=True, error="SMTP server unavailable")
     try:
@@ -553,7 +631,6 @@ def _deliver_one(job: AckJob, session: _Session) -> AckResult:
     for attempt in (1, 2):
         try:
             session.open().send(message)
-            return AckResult(job.message_id, sent=True, body_text=message.body or "")
         except Exception as exc:  # noqa: BLE001 - classified below; the ticket is safe
             error = exc
             if _permanent(exc) or session.broken:
@@ -561,6 +638,12 @@ def _deliver_one(job: AckJob, session: _Session) -> AckResult:
             session.close()  # dropped connection: one new session, one more try
             if attempt == 2:
                 session.broken = True
+            continue
+        try:
+            journal_sent(journal or journal_path(), job.message_id)
+        except OSError:
+            log.exception("acknowledgement %s sent but not journaled", job.message_id)
+        return AckResult(job.message_id, sent=True, body_text=message.body or "")
     text = f"{type(error).__name__}: {error}"[:_ERROR_MAX]
     log.warning("acknowledgement to %s not sent: %s", job.recipient, text)
     return AckResult(job.message_id, sent=False, retry=not _permanent(error), error=text)
@@ -603,25 +686,20 @@ def record_results(results: Iterable[AckResult], *, now: datetime | None = None)
 def pending_acknowledgements(
     *, now: datetime | None = None, exclude: Iterable[str] = ()
 ) -> list[AckJob]:
-    """Queued acknowledgements left behind (crash, SMTP outage) that are due for another try;
-    those older than GIVE_UP are marked failed instead."""
+    """Queued acknowledgements left behind (crash, SMTP outage) that are due for another try,
+    after applying the sent journal (mail the SMTP server accepted before a crash)."""
     now = now or utcnow()
+    apply_journal(now=now)
     base = (
         Article.direction == Direction.OUT,
         Article.is_auto.is_(True),
         Article.send_status == SendStatus.QUEUED,
     )
-    db.session.execute(
-        update(Article)
-        .where(*base, Article.created_at < now - GIVE_UP)
-        .values(send_status=SendStatus.FAILED, send_error="not sent within an hour: given up")
-        .execution_options(synchronize_session=False)
-    )
     skip = set(exclude)
     rows = db.session.execute(
         select(Article, Ticket)
         .join(Ticket, Ticket.id == Article.ticket_id)
-        .where(*base, Article.created_at < now - RETRY_AFTER, Article.message_id.is_not(None))
+        .where(*base, Article.created_at <= now - retry_after(), Article.message_id.is_not(None))
         .order_by(Article.id)
     ).all()
     return [
@@ -739,15 +817,23 @@ def mailer_process(app: Flask) -> Executor:
     """A process that renders and mails acknowledgements for a big ingest pass (it builds its
     own app from this app's settings; its SMTP session stays open between batches)."""
     context = multiprocessing.get_context("spawn")
+    settings = dict(app.config)
+    with app.app_context():
+        settings["INGEST_ACK_JOURNAL"] = journal_path()
     return ProcessPoolExecutor(
-        1, mp_context=context, initializer=_start_mailer, initargs=(dict(app.config),)
+        1,
+        mp_context=context,
+        initializer=_start_mailer,
+        initargs=(settings, os.getpid()),
     )
 
 
-def _start_mailer(settings: dict[str, Any]) -> None:
+def _start_mailer(settings: dict[str, Any], parent_pid: int) -> None:
     global _mailer_app, _mailer_session
     from helpdesk import create_app
+    from mail_ingest.lifecycle import die_with_parent
 
+    die_with_parent(parent_pid)
     _mailer_app = create_app(settings)
     _mailer_session = _Session()
     multiprocessing.util.Finalize(None, _mailer_session.close, exitpriority=10)  # at exit: QUIT

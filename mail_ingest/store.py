@@ -1,54 +1,71 @@
-"""Prepared mail into tickets and articles: threading, who wrote it, attachments, failures.
+"""Prepared mail into tickets and articles: threading that respects tenants, automatic mail,
+duplicates, bounces, failures.
 
-``store_batch`` works inside the caller's transaction and commits nothing. Tickets and articles
-are made by the ticket services (``create_ticket``/``add_article``: numbers, SLA, reopening,
-audit), with the actor "ingest". A message that cannot be stored is rolled back alone (its own
-SAVEPOINT) and recorded as an ``IngestFailure`` while the rest of the batch goes on. The
-lookups a message needs (is it stored already, which ticket it answers, which contact or client
-domain sent it, the client's contracts for the SLA) are made once per batch with ``IN``
-queries and then kept up to date in memory as the batch adds rows.
+``store_batch`` works inside the caller's transaction and commits nothing. The batch is planned
+message by message against lookups made once per batch (:mod:`mail_ingest.lookups`) and then
+written with the batch ticket services (:mod:`helpdesk.tickets.batch`): ticket numbers in one
+statement, one flush, the audit rows and acknowledgements in one INSERT each. If a message
+cannot be stored, the batch is rolled back and stored again message by message, each under its
+own SAVEPOINT; the one that fails is recorded as an ``IngestFailure``.
 
-Threading, in order: In-Reply-To/References against stored ``Article.message_id``; one of our
-own Message-IDs (``<ticket-1234.…@our-domain>``) even if that article was never stored; the
-subject tag ``[#1234]``, unless the sender is a known contact of another client than the
-ticket's (a tag is easy to type, so it must not put one client's mail on another's ticket);
-else a new ticket. A merged ticket forwards to the ticket it was merged into.
+Threading: a mail names a ticket by a stored Message-ID in In-Reply-To/References, by one of
+our Message-IDs (``<ticket-1234-<hmac>.…@our-domain>``, see :mod:`mail_ingest.msgid`), or by
+the subject tag ``[#1234]``. Whatever names it, it joins the ticket only when the sender is
+entitled to it: staff, a contact of the ticket's client, a follower of the ticket, or its
+requester. Otherwise
+
+* a known sender of another client gets a ticket of their own client, with an internal note
+  linking the ticket the mail named (nothing appears on the other client's ticket);
+* an unknown sender's mail is kept on the named ticket as an *unverified* article: agents see
+  it and may accept it, the portal does not show it, and it reopens nothing.
+
+A sender whose domain fails DMARC at our receiving server (``Authentication-Results``) is
+treated as unknown: never linked to the client whose domain it claims. Automatic mail is never
+acknowledged and opens no ticket (see :func:`_Storer.plan_automatic`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import html as html_lib
 import logging
-import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import selectinload
 
 from helpdesk.extensions import db
 from helpdesk.models import (
     Article,
-    Attachment,
+    AutomaticMail,
     Channel,
-    Client,
-    ClientDomain,
     Contact,
     ContactEmail,
-    Contract,
-    ContractAddon,
-    ContractChange,
     Direction,
     IngestFailure,
-    Package,
+    MailDuplicate,
+    SendStatus,
     Ticket,
     utcnow,
 )
+from helpdesk.tickets.batch import (
+    NewTicket,
+    article_row,
+    audit_rows,
+    customer_wrote,
+    insert_articles,
+    insert_tickets,
+    open_tickets,
+)
 from helpdesk.tickets.merge import final_ticket
-from helpdesk.tickets.services import NewAttachment, add_article, create_ticket
+from helpdesk.tickets.services import NewAttachment
+from mail_ingest import automatic
+from mail_ingest.display import inline_images  # noqa: F401 - re-exported
+from mail_ingest.lookups import Lookups, Sender, StoredMail, chunks, domains_of, load, load_senders
+from mail_ingest.msgid import read_message_id
+from mail_ingest.notes import Notice, bounce_note, bounce_notice, named_note, notify_bounces  # noqa: F401
 from mail_ingest.outgoing import AckJob, AckPolicy, queue_acknowledgement
 from mail_ingest.prepare import PreparedMessage, StoredFile
 
@@ -56,8 +73,6 @@ log = logging.getLogger(__name__)
 
 #: Audit actor of everything ingest creates.
 ACTOR = "ingest"
-#: Rows per ``IN (...)`` list: far below every database's parameter limit.
-_IN_CHUNK = 500
 #: Column sizes (see helpdesk.models) that mail headers may exceed.
 _MESSAGE_ID_MAX = 998
 _EMAIL_MAX = 254
@@ -69,13 +84,21 @@ _ERROR_MAX = 4000
 
 NEW_TICKET = "new_ticket"
 REPLY = "reply"
-DUPLICATE = "duplicate"
+#: On a ticket, held for an agent: the sender is not entitled to the ticket it names.
+UNVERIFIED = "unverified"
+#: Automatic mail kept in the "automatic mail" view (or noted on the ticket it bounces from).
+AUTOMATIC = "automatic"
+#: A true copy of stored mail (also: the same mail read again after a crash).
+COPY = "duplicate"
+DUPLICATE = COPY
+#: Another mail reusing a stored Message-ID: stored as its own article under a derived id.
+REUSED_ID = "reused_id"
 FAILED = "failed"
 
 
 @dataclass
 class StoreOutcome:
-    """What became of one message: a new ticket, a reply on one, already there, or failed."""
+    """What became of one message (see the kinds above)."""
 
     uid: int
     kind: str
@@ -85,6 +108,9 @@ class StoreOutcome:
     error: str | None = None
     #: The queued acknowledgement of a new ticket, to be mailed after the commit.
     ack: AckJob | None = None
+    #: A bounce of our mail: the article that was not delivered.
+    bounced_article_id: int | None = None
+    notice: Notice | None = None
 
 
 @dataclass(frozen=True)
@@ -95,20 +121,18 @@ class StoreSettings:
     uidvalidity: int | None
     queue: str
     own_addresses: frozenset[str] = frozenset()
-    #: The domain of our Message-IDs; their ``ticket-<number>.`` prefix names the ticket.
+    #: The domain of our Message-IDs; their ``ticket-<number>`` prefix names the ticket.
     message_id_domain: str | None = None
     #: Queue an acknowledgement for each new ticket (see mail_ingest.outgoing).
     acknowledge: bool = True
+    #: Key of the HMAC in our Message-IDs (the app's SECRET_KEY when not given).
+    secret: str | None = None
 
 
-def our_ticket_number(message_id: str, domain: str | None) -> int | None:
-    """The ticket number inside one of our Message-IDs (``<ticket-1234.….@domain>``), or None."""
-    if not domain:
-        return None
-    match = re.fullmatch(r"<ticket-(\d{1,18})\.[^@<>\s]+@([^<>\s]+)>", message_id)
-    if match is None or match.group(2).lower() != domain.lower():
-        return None
-    return int(match.group(1))
+def our_ticket_number(message_id: str, domain: str | None, secret: str = "") -> int | None:
+    """The ticket number inside one of our Message-IDs (verified or not), or None."""
+    found = read_message_id(message_id, domain, secret)
+    return found.number if found is not None else None
 
 
 def storable_message_id(message_id: str) -> str:
@@ -118,16 +142,9 @@ def storable_message_id(message_id: str) -> str:
     return f"<{hashlib.sha256(message_id.encode('utf-8', 'replace')).hexdigest()}@long-id>"
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
-
-
-def _domains_of(address: str) -> list[str]:
-    """``a@mail.firma.rs`` -> ``["mail.firma.rs", "firma.rs"]``: the domain and its parents."""
-    domain = address.rpartition("@")[2].strip(".").lower()
-    labels = domain.split(".")
-    return [".".join(labels[i:]) for i in range(len(labels) - 1)] or ([domain] if domain else [])
+def reused_message_id(message_id: str, content_hash: str) -> str:
+    """Where a different mail reusing ``message_id`` is stored: stable for the same content."""
+    return storable_message_id(f"<reused-{content_hash[:24]}.{message_id.strip('<>')}>")
 
 
 def _display(name: str, address: str | None) -> str | None:
@@ -138,125 +155,77 @@ def _display(name: str, address: str | None) -> str | None:
 
 
 @dataclass
-class _Lookups:
-    """Batch-wide answers to "which ticket / contact / client", grown as the batch stores."""
+class _Target:
+    """The ticket a message goes to: stored already, or opened by this batch."""
 
-    #: Message-ID -> ticket id, for stored articles (threads and duplicates alike).
-    ticket_of_message: dict[str, int] = field(default_factory=dict)
-    #: Ticket number -> ticket id.
-    ticket_of_number: dict[int, int] = field(default_factory=dict)
-    #: Held so the session's identity map keeps them (it only keeps weak references).
-    tickets: dict[int, Ticket] = field(default_factory=dict)
-    #: Sender address -> (contact id, client id).
-    contacts: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: Mail domain -> client id.
-    domains: dict[str, int] = field(default_factory=dict)
-    failures: dict[int, IngestFailure] = field(default_factory=dict)
-    #: Clients and their contracts (with package, SLA policy, add-ons, changes) held in the
-    #: identity map, so the ticket service's SLA set-up finds them without lazy loads.
-    pinned: list[Any] = field(default_factory=list)
+    ticket: Ticket | None = None
+    spec: NewTicket | None = None
+
+    @property
+    def client_id(self) -> int | None:
+        return self.ticket.client_id if self.ticket is not None else self.spec.client_id
+
+    @property
+    def requester(self) -> str | None:
+        source = self.ticket if self.ticket is not None else self.spec
+        return (source.requester_email or "").lower() or None
 
 
-def _load_lookups(batch: Sequence[PreparedMessage], settings: StoreSettings) -> _Lookups:
-    found = _Lookups()
-    message_ids: set[str] = set()
-    numbers: set[int] = set()
-    senders: set[str] = set()
-    for item in batch:
-        msg = item.message
-        message_ids.add(storable_message_id(msg.message_id))
-        for mid in msg.thread_ids:
-            message_ids.add(mid)
-            number = our_ticket_number(mid, settings.message_id_domain)
-            if number is not None:
-                numbers.add(number)
-        if msg.ticket_tag is not None:
-            numbers.add(msg.ticket_tag)
-        if msg.from_addr:
-            senders.add(msg.from_addr.lower())
-    for chunk in _chunks(sorted(message_ids)):
-        rows = db.session.execute(
-            select(Article.message_id, Article.ticket_id).where(Article.message_id.in_(chunk))
-        )
-        found.ticket_of_message.update({mid: ticket_id for mid, ticket_id in rows})
-    for chunk in _chunks(sorted(numbers)):
-        rows = db.session.execute(select(Ticket.number, Ticket.id).where(Ticket.number.in_(chunk)))
-        found.ticket_of_number.update({number: ticket_id for number, ticket_id in rows})
-    ticket_ids = sorted({*found.ticket_of_message.values(), *found.ticket_of_number.values()})
-    for chunk in _chunks(ticket_ids):
-        for ticket in db.session.scalars(select(Ticket).where(Ticket.id.in_(chunk))):
-            found.tickets[ticket.id] = ticket
-    _load_senders(found, sorted(senders))
-    uids = sorted(item.uid for item in batch)
-    for chunk in _chunks(uids):
-        for failure in db.session.scalars(
-            select(IngestFailure).where(
-                IngestFailure.mailbox == settings.mailbox,
-                IngestFailure.uidvalidity == settings.uidvalidity,
-                IngestFailure.uid.in_(chunk),
-            )
-        ):
-            found.failures[failure.uid] = failure
-    client_ids = {client_id for _, client_id in found.contacts.values()}
-    client_ids.update(found.domains.values())
-    client_ids.update(t.client_id for t in found.tickets.values() if t.client_id is not None)
-    _pin_clients(found, sorted(client_ids))
-    return found
+@dataclass
+class _Plan:
+    """What storing one message will write."""
 
-
-def _pin_clients(found: _Lookups, client_ids: Sequence[int]) -> None:
-    for chunk in _chunks(client_ids):
-        found.pinned.extend(db.session.scalars(select(Client).where(Client.id.in_(chunk))))
-        found.pinned.extend(
-            db.session.scalars(
-                select(Contract)
-                .where(Contract.client_id.in_(chunk))
-                .options(
-                    selectinload(Contract.package).selectinload(Package.sla_policy),
-                    selectinload(Contract.addons).selectinload(ContractAddon.addon),
-                    selectinload(Contract.changes).selectinload(ContractChange.package),
-                )
-            )
-        )
-
-
-def _load_senders(found: _Lookups, senders: Sequence[str]) -> None:
-    """Contacts by address and client domains (with parent domains) for these senders."""
-    for chunk in _chunks(senders):
-        rows = db.session.execute(
-            select(ContactEmail.email, Contact.id, Contact.client_id)
-            .join(Contact, Contact.id == ContactEmail.contact_id)
-            .where(ContactEmail.email.in_(chunk))
-        )
-        found.contacts.update(
-            {email: (contact_id, client_id) for email, contact_id, client_id in rows}
-        )
-    domains = sorted({d for sender in senders for d in _domains_of(sender)})
-    for chunk in _chunks(domains):
-        rows = db.session.execute(
-            select(ClientDomain.domain, ClientDomain.client_id).where(
-                ClientDomain.domain.in_(chunk)
-            )
-        )
-        found.domains.update({domain: client_id for domain, client_id in rows})
+    item: PreparedMessage
+    kind: str
+    message_id: str
+    target: _Target | None = None
+    sender: Sender | None = None
+    client_id: int | None = None
+    unverified: bool = False
+    #: A ticket the mail named but may not join: linked from a note on the new ticket.
+    named: Ticket | None = None
+    bounced: Article | None = None
+    stored: StoredMail | None = None
+    sender_auth: str | None = None
+    reused: bool = False
+    article: Any = None
 
 
 class _Storer:
-    """Stores one batch; see the module docstring for the rules."""
+    """Plans and writes one batch; see the module docstring for the rules."""
 
     def __init__(self, batch: Sequence[PreparedMessage], settings: StoreSettings) -> None:
         self.settings = settings
-        self.found = _load_lookups(batch, settings)
+        self.secret = settings.secret or str(current_app.config["SECRET_KEY"])
+        ids: set[str] = set()
+        for item in batch:
+            mid = storable_message_id(item.message.message_id)
+            ids.update((mid, *item.message.thread_ids))
+            if item.message.content_hash:
+                ids.add(reused_message_id(mid, item.message.content_hash))
+        self.found: Lookups = load(
+            batch,
+            mailbox=settings.mailbox,
+            uidvalidity=settings.uidvalidity,
+            domain=settings.message_id_domain,
+            secret=self.secret,
+            message_ids=ids,
+        )
         self.acks = (
             AckPolicy(i.message.from_addr for i in batch if i.message.from_addr)
             if settings.acknowledge
             else None
         )
         #: Lookup entries the current message added: undone when its savepoint rolls back.
-        self._journal: list[tuple[dict, Any]] = []
+        self._journal: list[tuple[Any, Any]] = []
         self._ack_mark = 0
 
-    def _remember(self, mapping: dict, key: Any, value: Any) -> None:
+    def _remember(self, mapping: Any, key: Any, value: Any) -> None:
+        if isinstance(mapping, set):
+            if key not in mapping:
+                self._journal.append((mapping, key))
+                mapping.add(key)
+            return
         if key not in mapping:
             self._journal.append((mapping, key))
         mapping[key] = value
@@ -268,32 +237,42 @@ class _Storer:
     def undo(self) -> None:
         """Forget what the rolled-back message added (its rows are gone)."""
         for mapping, key in reversed(self._journal):
-            mapping.pop(key, None)
+            if isinstance(mapping, set):
+                mapping.discard(key)
+            else:
+                mapping.pop(key, None)
         self._journal.clear()
         if self.acks is not None:
             self.acks.rollback_to(self._ack_mark)
 
     # -- who wrote it ---------------------------------------------------------------------------
-    def sender(self, item: PreparedMessage) -> tuple[int | None, int | None]:
-        """(contact id, client id) of the sender; a client-domain match creates the contact."""
+    def sender(self, item: PreparedMessage, trusted: bool) -> Sender | None:
+        """The sender's contact; a client-domain match creates one (not for a failed DMARC)."""
         address = (item.message.from_addr or "").lower()
         if not address or len(address) > _EMAIL_MAX or address in self.settings.own_addresses:
-            return None, None
+            return None
+        if not trusted:
+            return None
         known = self.found.contacts.get(address)
         if known is not None:
             return known
         client_id = next(
-            (self.found.domains[d] for d in _domains_of(address) if d in self.found.domains), None
+            (self.found.domains[d] for d in domains_of(address) if d in self.found.domains), None
         )
         if client_id is None:
-            return None, None
+            return None
         name = item.message.from_name.strip() or address.partition("@")[0]
         contact = Contact(client_id=client_id, name=name[:_NAME_MAX], is_primary=False)
         contact.emails.append(ContactEmail(email=address))
         db.session.add(contact)
-        db.session.flush()
-        self._remember(self.found.contacts, address, (contact.id, client_id))
-        return contact.id, client_id
+        sender = Sender(contact, client_id)
+        self._remember(self.found.contacts, address, sender)
+        return sender
+
+    def _claims_client(self, address: str) -> bool:
+        return address in self.found.contacts or any(
+            d in self.found.domains for d in domains_of(address)
+        )
 
     # -- which ticket ---------------------------------------------------------------------------
     def _ticket(self, ticket_id: int) -> Ticket | None:
@@ -305,93 +284,303 @@ class _Storer:
         self._remember(self.found.tickets, target.id, target)
         return target
 
-    def thread(self, item: PreparedMessage, client_id: int | None) -> Ticket | None:
-        """The ticket this mail answers, or None for a new one."""
+    def candidates(self, item: PreparedMessage) -> Iterable[_Target]:
+        """Tickets the mail names, nearest first: stored Message-IDs, our ids, the subject tag."""
         msg = item.message
         for mid in msg.thread_ids:
-            ticket_id = self.found.ticket_of_message.get(mid)
-            if ticket_id is not None and (ticket := self._ticket(ticket_id)) is not None:
-                return ticket
+            stored = self.found.stored.get(mid)
+            if stored is not None and stored.target is not None:
+                yield stored.target
+            elif stored is not None and stored.ticket_id is not None:
+                ticket = self._ticket(stored.ticket_id)
+                if ticket is not None:
+                    yield _Target(ticket)
         for mid in msg.thread_ids:
-            number = our_ticket_number(mid, self.settings.message_id_domain)
-            ticket_id = self.found.ticket_of_number.get(number) if number is not None else None
+            ours = read_message_id(mid, self.settings.message_id_domain, self.secret)
+            ticket_id = self.found.ticket_of_number.get(ours.number) if ours else None
             if ticket_id is not None and (ticket := self._ticket(ticket_id)) is not None:
-                return ticket
+                yield _Target(ticket)
         if msg.ticket_tag is not None:
             ticket_id = self.found.ticket_of_number.get(msg.ticket_tag)
             ticket = self._ticket(ticket_id) if ticket_id is not None else None
             if ticket is not None:
-                if client_id is None or ticket.client_id in (None, client_id):
-                    return ticket
-                log.info(
-                    "mail %s names [#%s] but comes from another client: new ticket",
-                    msg.message_id,
-                    msg.ticket_tag,
-                )
-        return None
+                yield _Target(ticket)
 
-    # -- storing --------------------------------------------------------------------------------
-    def store(self, item: PreparedMessage) -> StoreOutcome:
-        """Store one message (the caller wraps this in a SAVEPOINT)."""
+    def entitled(self, target: _Target, address: str, sender: Sender | None) -> bool:
+        """May this sender write into the ticket: staff, its client's contact, a follower, or
+        the requester."""
+        if address in self.found.staff or address in self.settings.own_addresses:
+            return True
+        if (
+            sender is not None
+            and target.client_id is not None
+            and sender.client_id == target.client_id
+        ):
+            return True
+        if address and address == target.requester:
+            return True
+        if target.ticket is not None:
+            return address in self.found.followers.get(target.ticket.id, ())
+        return False
+
+    # -- planning -------------------------------------------------------------------------------
+    def plan(self, item: PreparedMessage) -> _Plan:
+        """Decide where one message goes (no rows written yet, lookups updated)."""
         msg = item.message
         message_id = storable_message_id(msg.message_id)
-        if message_id in self.found.ticket_of_message:
-            return StoreOutcome(
-                item.uid, DUPLICATE, message_id, ticket_id=self.found.ticket_of_message[message_id]
-            )
-        contact_id, client_id = self.sender(item)
-        ticket = self.thread(item, client_id)
-        now = utcnow()
-        kind = REPLY
-        if ticket is None:
-            kind = NEW_TICKET
-            ticket = create_ticket(
-                subject=msg.subject,
-                client_id=client_id,
-                contact_id=contact_id,
-                channel=Channel.EMAIL,
-                queue=self.settings.queue,
-                requester_email=msg.from_addr[:_EMAIL_MAX] if msg.from_addr else None,
-                requester_name=msg.from_name[:_NAME_MAX] or None,
-                created_at=now,
-                actor=ACTOR,
-            )
-            self._remember(self.found.tickets, ticket.id, ticket)
-            self._remember(self.found.ticket_of_number, ticket.number, ticket.id)
-        article = add_article(
-            ticket,
-            direction=Direction.IN,
+        stored = self.found.stored.get(message_id)
+        reused = False
+        if stored is not None:
+            if stored.content_hash in (None, msg.content_hash) or not msg.content_hash:
+                return _Plan(item, COPY, message_id, stored=stored)
+            derived = reused_message_id(message_id, msg.content_hash)
+            if derived in self.found.stored:
+                return _Plan(item, COPY, derived, stored=self.found.stored[derived])
+            message_id, reused = derived, True
+        address = (msg.from_addr or "").lower()
+        auth = msg.auth
+        dmarc_failed = auth is not None and auth.dmarc_failed and self._claims_client(address)
+        sender = self.sender(item, trusted=not dmarc_failed)
+        plan = _Plan(
+            item,
+            NEW_TICKET,
+            message_id,
+            sender=sender,
+            client_id=sender.client_id if sender else None,
+            reused=reused,
+            sender_auth=auth.summary() if dmarc_failed else None,
+        )
+        named = list(self.candidates(item))
+        entitled = next((t for t in named if self.entitled(t, address, sender)), None)
+        if dmarc_failed:
+            entitled = None
+        if msg.is_auto:
+            self.plan_automatic(plan, entitled, named)
+        elif entitled is not None:
+            plan.kind, plan.target = REPLY, entitled
+        elif named and sender is None and address not in self.found.staff:
+            plan.kind, plan.target, plan.unverified = UNVERIFIED, named[0], True
+        else:
+            if named:
+                plan.named = named[0].ticket
+            plan.target = _Target(spec=self._spec(item, sender))
+        stored_mail = StoredMail(None, None, msg.content_hash, target=plan.target)
+        self._remember(self.found.stored, message_id, stored_mail)
+        return plan
+
+    def plan_automatic(self, plan: _Plan, entitled: _Target | None, named: list[_Target]) -> None:
+        """Automatic mail: a bounce of our mail marks it not delivered; other automatic mail
+        from an entitled sender goes onto its ticket as a status-neutral article; the rest is
+        kept in the "automatic mail" view. Never a new ticket, never acknowledged."""
+        msg = plan.item.message
+        if msg.auto_kind == automatic.BOUNCE:
+            for mid in msg.bounce_of:
+                article = self.found.outgoing.get(mid)
+                if article is not None:
+                    plan.kind, plan.bounced = AUTOMATIC, article
+                    return
+        if entitled is not None and entitled.ticket is not None:
+            plan.kind, plan.target = REPLY, entitled
+            return
+        plan.kind = AUTOMATIC
+        if named and named[0].ticket is not None:
+            plan.named = named[0].ticket
+
+    def _spec(self, item: PreparedMessage, sender: Sender | None) -> NewTicket:
+        msg = item.message
+        return NewTicket(
+            subject=msg.subject,
+            client_id=sender.client_id if sender else None,
+            contact=sender.contact if sender and not isinstance(sender.contact, int) else None,
+            contact_id=sender.contact if sender and isinstance(sender.contact, int) else None,
             channel=Channel.EMAIL,
+            queue=self.settings.queue,
+            requester_email=msg.from_addr[:_EMAIL_MAX] if msg.from_addr else None,
+            requester_name=msg.from_name[:_NAME_MAX] or None,
+        )
+
+    # -- writing --------------------------------------------------------------------------------
+    def write(self, plans: list[_Plan]) -> list[StoreOutcome]:
+        """Write planned messages: one statement for the ticket numbers, one flush (contacts,
+        tickets, ticket changes), then one INSERT each for articles, attachments, automatic
+        mail, duplicates and audit rows."""
+        now = utcnow()
+        opening = [p for p in plans if p.target is not None and p.target.ticket is None]
+        specs: dict[int, NewTicket] = {}
+        for plan in opening:  # one spec per new ticket (replies in the batch share it)
+            specs.setdefault(id(plan.target.spec), plan.target.spec)
+        spec_list = list(specs.values())
+        tickets = open_tickets(spec_list, now=now)
+        by_spec = dict(zip(specs, tickets, strict=True))
+        for plan in opening:
+            plan.target.ticket = by_spec[id(plan.target.spec)]
+        changes: list[tuple[Ticket, str, dict | None]] = [(t, "create", None) for t in tickets]
+        for plan in plans:
+            if plan.kind in (REPLY, UNVERIFIED):
+                ticket = plan.target.ticket
+                msg = plan.item.message
+                if plan.unverified or msg.is_auto:
+                    ticket.last_activity_at = now
+                else:
+                    before = customer_wrote(ticket, now)
+                    if before is not None:
+                        changes.append((ticket, "update", before))
+            elif plan.bounced is not None:
+                reason = (plan.item.message.bounce_reason or "delivery failed")[:2000]
+                plan.bounced.send_status = SendStatus.FAILED
+                plan.bounced.send_error = f"not delivered: {reason}"
+        db.session.flush()
+        insert_tickets(tickets, spec_list)
+        rows: list[dict[str, Any]] = []
+        files: list[list[NewAttachment]] = []
+        warnings: list[list[str | None]] = []
+        owners: list[_Plan | None] = []
+        for plan in plans:
+            for row, atts, notes, owner in self._article_rows(plan, now):
+                rows.append(row)
+                files.append(atts)
+                warnings.append(notes)
+                owners.append(owner)
+        ids = article_rows_inserted(rows, files, warnings, now=now)
+        for owner, article_id, row in zip(owners, ids, rows, strict=True):
+            if owner is not None:
+                owner.article = _Inserted(article_id, row["message_id"], row["is_auto"],
+                                          row["references"])  # fmt: skip
+        automatic_rows = [self._automatic_row(p, now) for p in plans if p.kind == AUTOMATIC]
+        if automatic_rows:
+            db.session.execute(insert(AutomaticMail), automatic_rows)
+        duplicate_rows = [row for p in plans if (row := self._duplicate_row(p, now)) is not None]
+        if duplicate_rows:
+            db.session.execute(insert(MailDuplicate), duplicate_rows)
+        audit_rows(changes, actor=ACTOR, now=now)
+        return [self._outcome(plan) for plan in plans]
+
+    def _article_rows(self, plan: _Plan, now: Any):
+        """(row, attachments, warnings, owning plan) for the plan's article and its note."""
+        if plan.kind not in (NEW_TICKET, REPLY, UNVERIFIED):
+            if plan.bounced is not None:
+                note = bounce_note(plan.bounced, plan.item.message.bounce_reason or "?")
+                yield _note_row(plan.bounced.ticket_id, note, now), [], [], None
+            return
+        msg = plan.item.message
+        ticket = plan.target.ticket
+        contact = plan.sender.contact if plan.sender and not plan.unverified else None
+        contact_id = contact if isinstance(contact, int) or contact is None else contact.id
+        row = article_row(
+            ticket.id,
+            direction=Direction.IN,
             body_text=msg.text,
+            now=now,
             body_html=msg.html,
             contact_id=contact_id,
             from_addr=_display(msg.from_name, msg.from_addr),
             to_addrs=", ".join(msg.to) or None,
             cc_addrs=", ".join(msg.cc) or None,
             subject=msg.subject[:_SUBJECT_MAX],
-            message_id=message_id,
+            message_id=plan.message_id,
             in_reply_to=msg.in_reply_to[:_MESSAGE_ID_MAX] if msg.in_reply_to else None,
             references=" ".join(msg.references) or None,
             is_auto=msg.is_auto,
-            attachments=[_new_attachment(f) for f in item.files],
-            created_at=now,
+            auto_kind=msg.auto_kind,
+            unverified=plan.unverified,
+            sender_auth=plan.sender_auth,
+            content_hash=msg.content_hash or None,
         )
-        self._remember(self.found.ticket_of_message, message_id, ticket.id)
-        ack = self._queue_ack(ticket, article) if kind == NEW_TICKET else None
+        files = plan.item.files
+        yield (
+            row,
+            [_new_attachment(f) for f in files],
+            [f.warning[:_REASON_MAX] if f.warning else None for f in files],
+            plan,
+        )
+        if plan.named is not None:
+            yield _note_row(ticket.id, named_note(plan.named), now), [], [], None
+
+    def _automatic_row(self, plan: _Plan, now: Any) -> dict[str, Any]:
+        msg = plan.item.message
+        ticket_id = plan.bounced.ticket_id if plan.bounced is not None else None
+        if ticket_id is None and plan.named is not None:
+            ticket_id = plan.named.id
+        return {
+            "message_id": plan.message_id,
+            "mailbox": self.settings.mailbox,
+            "uid": plan.item.uid,
+            "kind": msg.auto_kind or automatic.AUTO,
+            "reason": (msg.auto_reason or "")[:_REASON_MAX] or None,
+            "from_addr": _display(msg.from_name, msg.from_addr),
+            "subject": msg.subject[:_SUBJECT_MAX],
+            "body_text": msg.text,
+            "ticket_id": ticket_id,
+            "article_id": plan.bounced.id if plan.bounced is not None else None,
+            "created_at": now,
+        }
+
+    def _duplicate_row(self, plan: _Plan, now: Any) -> dict[str, Any] | None:
+        """A copy (with the article it copies), or a reused id (with the article it became)."""
+        if not (plan.kind == COPY or plan.reused) or plan.item.uid in self.found.duplicate_uids:
+            return None
+        self._remember(self.found.duplicate_uids, plan.item.uid, None)
+        if plan.kind == COPY:
+            stored = plan.stored
+            article_id = stored.article_id if stored is not None else None
+            ticket_id = stored.ticket_id if stored is not None else None
+            if stored is not None and stored.target is not None and stored.target.ticket:
+                ticket_id = stored.target.ticket.id
+            kind = "copy"
+        else:
+            article_id, ticket_id, kind = plan.article.id, plan.target.ticket.id, "reused"
+        return {
+            "mailbox": self.settings.mailbox,
+            "uidvalidity": self.settings.uidvalidity,
+            "uid": plan.item.uid,
+            "message_id": storable_message_id(plan.item.message.message_id),
+            "kind": kind,
+            "article_id": article_id,
+            "ticket_id": ticket_id,
+            "subject": plan.item.message.subject[:_SUBJECT_MAX],
+            "created_at": now,
+        }
+
+    def _outcome(self, plan: _Plan) -> StoreOutcome:
+        if plan.kind == COPY:
+            stored = plan.stored
+            ticket_id = stored.ticket_id if stored else None
+            if stored is not None and stored.target is not None and stored.target.ticket:
+                ticket_id = stored.target.ticket.id
+            return StoreOutcome(plan.item.uid, COPY, plan.message_id, ticket_id=ticket_id)
+        if plan.kind == AUTOMATIC:
+            bounced = plan.bounced
+            return StoreOutcome(
+                plan.item.uid,
+                AUTOMATIC,
+                plan.message_id,
+                ticket_id=bounced.ticket_id if bounced is not None else None,
+                bounced_article_id=bounced.id if bounced is not None else None,
+                notice=bounce_notice(bounced, plan.item.message.bounce_reason) if bounced else None,
+            )
+        ticket, article = plan.target.ticket, plan.article
+        stored = self.found.stored[plan.message_id]
+        stored.ticket_id, stored.article_id = ticket.id, article.id
+        ack = None
+        if plan.kind == NEW_TICKET:
+            self._remember(self.found.tickets, ticket.id, ticket)
+            self._remember(self.found.ticket_of_number, ticket.number, ticket.id)
+            if self.acks is not None:
+                ack = queue_acknowledgement(ticket, article, policy=self.acks)
+        kind = REUSED_ID if plan.reused else plan.kind
         return StoreOutcome(
-            item.uid, kind, message_id, ticket_id=ticket.id, article_id=article.id, ack=ack
+            plan.item.uid,
+            kind,
+            plan.message_id,
+            ticket_id=ticket.id,
+            article_id=article.id,
+            ack=ack,
         )
 
     def write_acks(self) -> None:
         """Write the acknowledgements the batch queued (one INSERT for all of them)."""
         if self.acks is not None:
             self.acks.write()
-
-    def _queue_ack(self, ticket: Ticket, article: Article) -> AckJob | None:
-        """Queue the acknowledgement of a new ticket (mailed after the commit)."""
-        if self.acks is None:
-            return None
-        return queue_acknowledgement(ticket, article, policy=self.acks)
 
     def record_failure(self, item: PreparedMessage, error: str) -> None:
         """Keep the failure for admins: a new row, or one more attempt on the existing one."""
@@ -415,6 +604,25 @@ class _Storer:
         db.session.flush()
 
 
+@dataclass(frozen=True)
+class _Inserted:
+    """An article inserted by the batch (what the acknowledgement needs of it)."""
+
+    id: int
+    message_id: str | None
+    is_auto: bool
+    references: str | None
+
+
+#: The batch's article INSERT (a module attribute, so a test can make one message fail).
+article_rows_inserted = insert_articles
+
+
+def _note_row(ticket_id: int, text: str, now: Any) -> dict[str, Any]:
+    """An internal note by ingest (not mailed, agents only)."""
+    return article_row(ticket_id, direction=Direction.OUT, body_text=text, now=now, internal=True)
+
+
 def _new_attachment(stored: StoredFile) -> NewAttachment:
     return NewAttachment(
         filename=stored.filename[:_FILENAME_MAX] or "attachment",
@@ -428,21 +636,19 @@ def _new_attachment(stored: StoredFile) -> NewAttachment:
 
 
 def _message_id_stored(message_id: str) -> int | None:
+    from sqlalchemy import select
+
     return db.session.scalar(select(Article.ticket_id).where(Article.message_id == message_id))
 
 
 def store_batch(batch: Sequence[PreparedMessage], settings: StoreSettings) -> list[StoreOutcome]:
     """Store prepared messages in UID order inside the caller's transaction; never commits.
 
-    A message already stored (same Message-ID, e.g. after a crash before its flag was set, or
-    stored by a concurrent ingest) comes back as a duplicate. One that cannot be stored is
-    rolled back alone and recorded in ``IngestFailure``. Database trouble that is not the
-    message's fault (``OperationalError``: locked, connection lost) is raised so the caller
+    A message already stored (same Message-ID and content, e.g. after a crash before its flag
+    was set, or stored by a concurrent ingest) comes back as a duplicate. One that cannot be
+    stored is rolled back alone and recorded in ``IngestFailure``. Database trouble that is not
+    the message's fault (``OperationalError``: locked, connection lost) is raised so the caller
     rolls the batch back and tries again later.
-
-    The batch is first stored under a single SAVEPOINT (the common case: every message goes
-    in); only if one of them fails is it rolled back and stored again message by message, each
-    under its own SAVEPOINT.
     """
     ordered = sorted(batch, key=lambda i: i.uid)
     outcomes: list[StoreOutcome] | None = None
@@ -450,7 +656,7 @@ def store_batch(batch: Sequence[PreparedMessage], settings: StoreSettings) -> li
         try:
             with db.session.no_autoflush, db.session.begin_nested():
                 storer = _Storer(ordered, settings)
-                outcomes = [storer.store(item) for item in ordered]
+                outcomes = storer.write([storer.plan(item) for item in ordered])
                 storer.write_acks()
         except OperationalError:
             raise
@@ -461,8 +667,8 @@ def store_batch(batch: Sequence[PreparedMessage], settings: StoreSettings) -> li
         storer = _Storer(ordered, settings)
         outcomes = [_store_one(storer, item) for item in ordered]
         storer.write_acks()
-    stored = [o.message_id for o in outcomes if o.kind in (NEW_TICKET, REPLY)]
-    for chunk in _chunks(stored):
+    stored = [o.message_id for o in outcomes if o.kind not in (FAILED,)]
+    for chunk in chunks(stored):
         db.session.execute(
             update(IngestFailure)
             .where(IngestFailure.resolved_at.is_(None), IngestFailure.message_id.in_(chunk))
@@ -481,7 +687,7 @@ def _store_one(storer: _Storer, item: PreparedMessage) -> StoreOutcome:
         storer.begin()
         try:
             with db.session.no_autoflush, db.session.begin_nested():
-                return storer.store(item)
+                return storer.write([storer.plan(item)])[0]
         except OperationalError:
             storer.undo()
             raise
@@ -489,14 +695,14 @@ def _store_one(storer: _Storer, item: PreparedMessage) -> StoreOutcome:
             storer.undo()
             ticket_id = _message_id_stored(message_id)
             if ticket_id is not None:  # stored meanwhile by someone else: just file it away
-                storer.found.ticket_of_message[message_id] = ticket_id
-                return StoreOutcome(item.uid, DUPLICATE, message_id, ticket_id=ticket_id)
+                storer.found.stored[message_id] = StoredMail(ticket_id, None, None)
+                return StoreOutcome(item.uid, COPY, message_id, ticket_id=ticket_id)
             error = f"{type(exc).__name__}: {exc.orig if exc.orig is not None else exc}"
             if attempt == 1:  # a contact created meanwhile by another process: look again
                 address = (item.message.from_addr or "").lower()
                 storer.found.contacts.pop(address, None)
                 if address:
-                    _load_senders(storer.found, [address])
+                    load_senders(storer.found, [address])
                 continue
         except Exception as exc:
             storer.undo()
@@ -505,35 +711,3 @@ def _store_one(storer: _Storer, item: PreparedMessage) -> StoreOutcome:
             break
     storer.record_failure(item, error)
     return StoreOutcome(item.uid, FAILED, message_id, error=error)
-
-
-# -- display -------------------------------------------------------------------------------------
-
-_CID_REF = re.compile(
-    r"""(?i)(\b(?:src|href|background)\s*=\s*)(?:"cid:([^"]*)"|'cid:([^']*)'|cid:([^\s"'>]+))"""
-)
-
-
-def inline_images(
-    body_html: str, attachments: Iterable[Attachment], url_for_attachment: Callable[[int], str]
-) -> str:
-    """Point ``cid:`` references of stored HTML at the attachment download URLs, for display.
-
-    The stored HTML keeps ``cid:`` (URLs change, the mail does not); a page calls this when it
-    renders an article. References to parts that were not stored are left as they are.
-    """
-    by_cid = {}
-    for att in attachments:
-        if att.content_id and att.sha256:
-            by_cid[att.content_id.strip().strip("<>").lower()] = att.id
-
-    def replace(match: re.Match[str]) -> str:
-        value = next(group for group in match.groups()[1:] if group is not None)
-        cid = html_lib.unescape(value).strip().strip("<>").lower()
-        attachment_id = by_cid.get(cid)
-        if attachment_id is None:
-            return match.group(0)
-        url = html_lib.escape(url_for_attachment(attachment_id), quote=True)
-        return f'{match.group(1)}"{url}"'
-
-    return _CID_REF.sub(replace, body_html)

@@ -48,6 +48,7 @@ def base_config(**overrides) -> dict:
         "BACKUP_DIR": str(_tmp_root / "backups"),
         "REPORT_DIR": str(_tmp_root / "reports"),
         "SCHEDULER_LOCK_FILE": str(_tmp_root / "scheduler.lock"),
+        "INGEST_ACK_JOURNAL": str(_tmp_root / "ack-sent.journal"),
         "MAIL_SUPPRESS_SEND": True,
         "SERVER_NAME": "helpdesk.test",
     }

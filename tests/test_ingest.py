@@ -21,6 +21,7 @@ from helpdesk.extensions import mail as mail_extension
 from helpdesk.models import (
     Article,
     Attachment,
+    AutomaticMail,
     AutoReply,
     Contact,
     ContactEmail,
@@ -49,7 +50,9 @@ CORPUS = ROOT / "tests" / "mail"
 #: Corpus mail that is automatic (bounces, out-of-office, lists...): never acknowledged.
 AUTO_FILES = {"18", "19", "20", "21", "22", "23", "24", "40"}
 #: Corpus mail answering 10-reply-chain-1 (In-Reply-To / References).
-REPLY_FILES = {"11", "12", "44"}
+REPLY_FILES = {"11", "12"}
+#: Corpus mail answering it from a sender not entitled to the ticket: kept there, unverified.
+UNVERIFIED_FILES = {"44"}
 #: Corpus mail without a usable sender address.
 NO_SENDER_FILES = {"34", "42"}
 
@@ -130,9 +133,14 @@ def test_corpus_mail_becomes_tickets_and_only_people_are_acknowledged(
     assert summary.fetched == len(files) == 45
     assert summary.failed == 0
     assert summary.replies == len(REPLY_FILES)
-    assert summary.new_tickets == len(files) - len(REPLY_FILES)
-    assert count(Article, Article.direction == Direction.IN) == len(files)
-    assert len(set(incoming_ids())) == len(files)
+    assert summary.unverified == len(UNVERIFIED_FILES)
+    assert summary.automatic == len(AUTO_FILES)
+    assert summary.new_tickets == len(files) - len(REPLY_FILES) - len(UNVERIFIED_FILES) - len(
+        AUTO_FILES
+    )
+    assert count(Article, Article.direction == Direction.IN) == len(files) - len(AUTO_FILES)
+    assert count(AutomaticMail) == len(AUTO_FILES)
+    assert len(set(incoming_ids())) == len(files) - len(AUTO_FILES)
     # the whole reply chain is one ticket
     chain = article_by_mid("<chain-1@example.com>").ticket
     assert {a.message_id for a in chain.articles if a.direction == Direction.IN} == {
@@ -142,13 +150,14 @@ def test_corpus_mail_becomes_tickets_and_only_people_are_acknowledged(
         "<zone-044@example.rs>",
     }
     # one acknowledgement per new ticket from a person; none for auto-replies and bounces
-    people = len(files) - len(REPLY_FILES) - len(AUTO_FILES) - len(NO_SENDER_FILES)
+    people = len(files) - len(REPLY_FILES) - len(UNVERIFIED_FILES) - len(AUTO_FILES)
+    people -= len(NO_SENDER_FILES)
     assert summary.acknowledgements == people
     received = smtp_server.wait_for(people)
     time.sleep(0.3)
     assert len(smtp_server.messages) == people
     auto_senders = {
-        t.requester_email for t in db.session.scalars(select(Ticket)) if t.articles[0].is_auto
+        m.from_addr.rsplit("<", 1)[-1].strip(">") for m in db.session.scalars(select(AutomaticMail))
     }
     assert len(auto_senders) == len(AUTO_FILES)
     recipients = [rcpt for m in received for rcpt in m.rcpt_tos]
@@ -161,7 +170,8 @@ def test_corpus_mail_becomes_tickets_and_only_people_are_acknowledged(
         ticket = db.session.scalars(select(Ticket).where(Ticket.number == number)).one()
         assert received_mail.rcpt_tos == [ticket.requester_email]
         assert message["In-Reply-To"] == ticket.articles[0].message_id
-        assert message["Message-ID"].startswith(f"<ticket-{number}.ack.")
+        assert message["Message-ID"].startswith(f"<ticket-{number}-")
+        assert ".ack." in message["Message-ID"]
     # everything filed away, nothing deleted
     assert imap_account.list_uids("INBOX") == []
     assert len(imap_account.list_uids("Processed")) == len(files)
@@ -230,7 +240,7 @@ def test_replies_join_their_ticket_by_in_reply_to_references_and_subject_tag(
              in_reply_to="<t-1@example.com>")
     )  # fmt: skip
     imap_account.append(  # only References, the parent unknown to us first
-        mail("mika@example.com", "Re: Re: Server pao", "<t-3@example.com>",
+        mail("pera@example.com", "Re: Re: Server pao", "<t-3@example.com>",
              references="<unknown@elsewhere> <t-2@example.com>")
     )  # fmt: skip
     imap_account.append(mail("pera@example.com", f"Odg: [#{number}] i dalje", "<t-4@example.com>"))
@@ -245,7 +255,9 @@ def test_replies_join_their_ticket_by_in_reply_to_references_and_subject_tag(
 
 
 def test_corpus_reply_with_only_the_subject_tag_finds_ticket_1234(app, imap_account) -> None:
-    ticket = create_ticket(subject="Licenca", client_id=None, actor="test")
+    ticket = create_ticket(
+        subject="Licenca", client_id=None, requester_email="marija@example.rs", actor="test"
+    )
     ticket.number = 1234
     db.session.commit()
     imap_account.append((CORPUS / "13-reply-subject-tag-only.eml").read_bytes())
@@ -485,14 +497,14 @@ def test_message_that_cannot_be_stored_is_set_aside_and_kept(
         imap_account.append(mail("a@example.com", f"Problem {n}", f"<f-{n}@example.com>"))
     from mail_ingest import store
 
-    real_add_article = store.add_article
+    real_insert = store.article_rows_inserted
 
-    def failing(ticket, **kwargs):
-        if kwargs["message_id"] == "<f-2@example.com>":
+    def failing(rows, *args, **kwargs):
+        if any(row["message_id"] == "<f-2@example.com>" for row in rows):
             raise ValueError("simulated storage problem")
-        return real_add_article(ticket, **kwargs)
+        return real_insert(rows, *args, **kwargs)
 
-    monkeypatch.setattr(store, "add_article", failing)
+    monkeypatch.setattr(store, "article_rows_inserted", failing)
     summary = ingest_all(app)
 
     assert (summary.new_tickets, summary.failed) == (3, 1)
@@ -505,7 +517,7 @@ def test_message_that_cannot_be_stored_is_set_aside_and_kept(
     assert imap_account.list_uids("INBOX") == []
 
     # an admin puts it back into the inbox once the problem is fixed
-    monkeypatch.setattr(store, "add_article", real_add_article)
+    monkeypatch.setattr(store, "article_rows_inserted", real_insert)
     raw = imap_account.fetch(imap_account.list_uids("Failed")[0], folder="Failed")
     imap_account.append(raw)
     assert ingest_all(app).new_tickets == 1
@@ -525,7 +537,7 @@ def test_failure_attempts_count_when_the_same_mail_fails_again(
     def failing(*args: Any, **kwargs: Any) -> None:
         raise ValueError("simulated storage problem")
 
-    monkeypatch.setattr(store, "add_article", failing)
+    monkeypatch.setattr(store, "article_rows_inserted", failing)
     assert ingest_all(app).failed == 1
     (uid,) = imap_account.list_uids("INBOX")
     assert "\\Flagged" in imap_account.flags()[uid]
@@ -570,7 +582,7 @@ def test_acknowledgements_are_rate_limited_and_never_sent_to_us(
 
     summary = ingest_all(app)
 
-    assert summary.new_tickets == 8
+    assert (summary.new_tickets, summary.automatic) == (7, 1)  # the out-of-office opens none
     assert summary.acknowledgements == 4  # three to the robot (the hourly limit) and one to x
     received = smtp_server.wait_for(4)
     time.sleep(0.3)
@@ -595,6 +607,61 @@ def test_smtp_outage_keeps_tickets_and_leaves_acknowledgements_queued(
     ack = db.session.scalars(select(Article).where(Article.is_auto.is_(True))).one()
     assert ack.send_status == SendStatus.QUEUED and ack.send_error
     assert imap_account.list_uids("INBOX") == []
+    assert summary.ack_backlog == 1 and "acknowledgements queued 1" in str(summary)
+
+
+def test_an_outage_longer_than_an_hour_is_retried_until_the_queue_drains(
+    app, imap_account: ImapAccount, smtp_server: SmtpSink, unused_port: int
+) -> None:
+    real_port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = unused_port
+    mail_extension.init_app(app)
+    imap_account.append(mail("a@example.com", "Problem", "<o-2@example.com>"))
+    assert ingest_all(app).ack_backlog == 1
+    db.session.execute(  # the outage lasts three hours
+        update(Article)
+        .where(Article.send_status == SendStatus.QUEUED)
+        .values(created_at=utcnow() - timedelta(hours=3))
+    )
+    db.session.commit()
+    assert ingest_all(app).ack_backlog == 1  # tried again, still down: kept, not given up
+    app.config["MAIL_PORT"] = real_port
+    mail_extension.init_app(app)
+
+    summary = ingest_all(app)
+
+    assert (summary.acknowledgements, summary.ack_backlog) == (1, 0)
+    assert smtp_server.wait_for(1)[0].rcpt_tos == ["a@example.com"]
+    ack = db.session.scalars(select(Article).where(Article.is_auto.is_(True))).one()
+    assert ack.send_status == SendStatus.SENT
+
+
+def test_an_acknowledgement_the_server_accepted_before_a_crash_is_not_sent_again(
+    app, imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    from mail_ingest import outgoing
+
+    imap_account.append(mail("b@example.com", "Problem", "<o-3@example.com>"))
+    real_record = outgoing.record_results
+    # the process "dies" after SMTP accepted the mail: its sent state never reaches the database
+    outgoing.record_results = lambda results, **kwargs: 0
+    try:
+        ingest_all(app)
+    finally:
+        outgoing.record_results = real_record
+    smtp_server.wait_for(1)
+    ack = db.session.scalars(select(Article).where(Article.is_auto.is_(True))).one()
+    assert ack.send_status == SendStatus.QUEUED
+    db.session.execute(
+        update(Article).values(created_at=utcnow() - timedelta(minutes=5)).where(Article.id == ack.id)
+    )
+    db.session.commit()
+
+    assert ingest_all(app).acknowledgements == 0  # the sent journal says it went out
+    time.sleep(0.3)
+    assert len(smtp_server.messages) == 1
+    db.session.refresh(ack)
+    assert ack.send_status == SendStatus.SENT
 
 
 # -- watching ----------------------------------------------------------------------------------

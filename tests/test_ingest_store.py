@@ -23,6 +23,7 @@ from mail_ingest.store import (
     FAILED,
     NEW_TICKET,
     REPLY,
+    UNVERIFIED,
     StoreSettings,
     inline_images,
     our_ticket_number,
@@ -53,6 +54,10 @@ def store_mails(app, *raws: bytes, first_uid: int = 1) -> list[store.StoreOutcom
     return outcomes
 
 
+def article_of(message_id: str) -> Article:
+    return db.session.scalars(select(Article).where(Article.message_id == message_id)).one()
+
+
 def ticket_of(message_id: str) -> Ticket:
     return db.session.scalars(select(Article).where(Article.message_id == message_id)).one().ticket
 
@@ -77,14 +82,17 @@ def test_subject_tag_from_another_clients_contact_opens_a_new_ticket(app, factor
         mail("novi@prva.example", f"Re: {tag} Ugovor", "<x-4@prva.example>"),
     )
 
-    assert [o.kind for o in outcomes] == [NEW_TICKET, REPLY, REPLY, REPLY]
+    assert [o.kind for o in outcomes] == [NEW_TICKET, REPLY, UNVERIFIED, REPLY]
     assert ticket_of("<x-1@druga.example>").client_id == second.id
+    assert article_of("<x-3@gmail.example>").unverified
     for mid in ("<x-2@prva.example>", "<x-3@gmail.example>", "<x-4@prva.example>"):
         assert ticket_of(mid).id == ticket.id
 
 
 def test_our_message_id_names_the_ticket_even_if_that_mail_is_unknown(app) -> None:
-    ticket = create_ticket(subject="Mreža", client_id=None, actor="test")
+    ticket = create_ticket(
+        subject="Mreža", client_id=None, requester_email="a@example.com", actor="test"
+    )
     db.session.commit()
     ours = f"<ticket-{ticket.number}.ack.0123456789abcdef@helpdesk.example>"
     forged = f"<ticket-{ticket.number}.ack.0123456789abcdef@elsewhere.example>"
@@ -108,8 +116,9 @@ def test_a_reply_in_the_same_batch_joins_the_ticket_its_parent_just_opened(app) 
         mail("b@example.com", "Re: Prvi", "<z-2@example.com>", references="<z-1@example.com>"),
         mail("a@example.com", "Prvi", "<z-1@example.com>"),  # delivered twice
     )
-    assert [o.kind for o in outcomes] == [NEW_TICKET, REPLY, DUPLICATE]
+    assert [o.kind for o in outcomes] == [NEW_TICKET, UNVERIFIED, DUPLICATE]
     assert db.session.scalar(select(func.count(Article.id))) == 2
+    assert ticket_of("<z-2@example.com>") == ticket_of("<z-1@example.com>")
 
 
 # -- failures ----------------------------------------------------------------------------------
@@ -120,14 +129,14 @@ def test_a_failed_message_is_rolled_back_alone_with_the_contact_it_created(
 ) -> None:
     client = factory.client("Firma", domain="firma.example")
     db.session.commit()
-    real = store.add_article
+    real = store.article_rows_inserted
 
-    def failing(ticket, **kwargs):
-        if kwargs["message_id"] == "<f-1@firma.example>":
+    def failing(rows, *args, **kwargs):
+        if any(row["message_id"] == "<f-1@firma.example>" for row in rows):
             raise ValueError("broken on purpose")
-        return real(ticket, **kwargs)
+        return real(rows, *args, **kwargs)
 
-    monkeypatch.setattr(store, "add_article", failing)
+    monkeypatch.setattr(store, "article_rows_inserted", failing)
 
     outcomes = store_mails(
         app,

@@ -14,6 +14,7 @@ from helpdesk.extensions import mail as mail_extension
 from helpdesk.models import Article, AutoReply, Direction, Role, SendStatus, Ticket
 from helpdesk.tickets.services import NewAttachment, add_article, create_ticket
 from mail_ingest.ingest import ingest_all
+from mail_ingest.msgid import ticket_mac
 from mail_ingest.outgoing import send_acknowledgement, send_article, tagged_subject
 from tests.test_ingest import mail
 
@@ -78,7 +79,8 @@ def test_agent_reply_is_mailed_with_thread_headers_and_the_answer_threads_back(
 
     assert reply.send_status == SendStatus.SENT and reply.sent_at is not None
     assert re.fullmatch(
-        rf"<ticket-{ticket.number}\.article-{reply.id}\.[0-9a-f]{{16}}@helpdesk\.example>",
+        rf"<ticket-{ticket.number}-{ticket_mac(ticket.number, app.config['SECRET_KEY'])}"
+        rf"\.article-{reply.id}\.[0-9a-f]{{16}}@helpdesk\.example>",
         reply.message_id,
     )
     received = smtp_server.wait_for(2)

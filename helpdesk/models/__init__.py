@@ -46,6 +46,7 @@ from .tickets import (
 )
 from .types import UTCDateTime, utcnow
 from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
+from ..mailbox.models import AutomaticMail, MailDuplicate  # noqa: E402,F401  (mail intake)
 
 # Tables that live in their domain package (imported as modules: they import .types from here).
 from ..capacity import models as _capacity_models  # noqa: E402,F401

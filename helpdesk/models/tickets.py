@@ -207,6 +207,14 @@ class Article(db.Model):
     body_html: Mapped[str | None] = mapped_column(Text)
     #: An auto-reply, bounce or list mail: stored, never acknowledged.
     is_auto: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: kind of automatic mail (mail_ingest.automatic.KINDS), e.g. "vacation".
+    auto_kind: Mapped[str | None] = mapped_column(String(20))
+    #: Mail whose sender is not entitled to the ticket it names: agents only, until accepted.
+    unverified: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The receiving server's verdicts when they failed (e.g. "dmarc=fail spf=none dkim=none").
+    sender_auth: Mapped[str | None] = mapped_column(String(100))
+    #: SHA-256 of what the sender wrote: tells a copy from another mail with the same Message-ID.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     send_status: Mapped[str | None] = mapped_column(enum_column(SendStatus))
     send_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -238,6 +246,8 @@ class Attachment(db.Model):
     content_id: Mapped[str | None] = mapped_column(String(998))
     inline: Mapped[bool] = mapped_column(Boolean, default=False)
     dropped_reason: Mapped[str | None] = mapped_column(String(255))
+    #: Kept, but not as it should be (e.g. decoded to nothing: stored as sent).
+    warning: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     article = relationship("Article", back_populates="attachments")

@@ -21,3 +21,24 @@ def next_number(name: str = "ticket") -> int:
         db.session.execute(insert(Counter).values(name=name, value=start + 1))
         value = start + 1
     return value
+
+
+def reserve_numbers(count: int, name: str = "ticket") -> list[int]:
+    """``count`` consecutive numbers in one statement (a batch of new tickets)."""
+    if count <= 0:
+        return []
+    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + count)
+    last = db.session.scalar(stmt.returning(Counter.value))
+    if last is None:
+        first = next_number(name)
+        if count > 1:
+            last = db.session.scalar(
+                update(Counter)
+                .where(Counter.name == name)
+                .values(value=Counter.value + count - 1)
+                .returning(Counter.value)
+            )
+        else:
+            last = first
+        return list(range(first, last + 1))
+    return list(range(last - count + 1, last + 1))

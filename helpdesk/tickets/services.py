@@ -161,9 +161,7 @@ def add_article(
 
 def _on_customer_message(ticket: Ticket, now: datetime) -> None:
     """The client wrote: a pending ticket resumes, a resolved or closed one reopens."""
-    if ticket.status == TicketStatus.PENDING:
-        set_status(ticket, TicketStatus.OPEN, at=now, actor="system")
-    elif ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+    if ticket.status == TicketStatus.PENDING or ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
         set_status(ticket, TicketStatus.OPEN, at=now, actor="system")
 
 

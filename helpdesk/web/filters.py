@@ -69,6 +69,13 @@ LABELS = {
         "cloud_backup": _l("Cloud backup"),
         "oncall": _l("On-call phone support out of hours"),
     },
+    "auto_kind": {
+        "bounce": _l("Bounce"),
+        "feedback": _l("Abuse or complaint report"),
+        "vacation": _l("Out of office"),
+        "bulk": _l("List or bulk mail"),
+        "auto": _l("Other automatic mail"),
+    },
 }
 
 

@@ -76,4 +76,8 @@ def ingest_failures():
             IngestFailure.id.desc(),
         ).limit(500)
     ).all()
-    return render_template("admin/ingest_failures.html", failures=rows, show=show)
+    from ...mailbox.services import intake_overview
+
+    return render_template(
+        "admin/ingest_failures.html", failures=rows, show=show, intake=intake_overview()
+    )

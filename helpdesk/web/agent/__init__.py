@@ -20,3 +20,4 @@ def _staff_only():
 from . import capacity, reports, routes, time_routes, visit_calendar, visits  # noqa: F401
 from . import new_ticket, reports, routes, time_routes, visits  # noqa: F401
 from . import dashboards, exports, reports, routes, time_routes, visits  # noqa: F401
+from . import mail_intake, reports, routes, time_routes, visits  # noqa: F401

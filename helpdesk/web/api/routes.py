@@ -101,7 +101,9 @@ def _detail(t: Ticket, user: User) -> dict:
         .options(selectinload(Article.attachments))
         .order_by(Article.created_at, Article.id)
     ).all()
-    body["articles"] = [article_json(a) for a in articles if user.is_staff or not a.internal]
+    body["articles"] = [
+        article_json(a) for a in articles if user.is_staff or not (a.internal or a.unverified)
+    ]
     body["sla"] = [
         {"target": c.target, "target_minutes": c.target_minutes, "due": _iso(c.due),
          "elapsed": round(c.elapsed, 4), "state": c.state, "met_at": _iso(c.met_at),

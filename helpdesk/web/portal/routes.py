@@ -221,7 +221,7 @@ def ticket(number: int) -> ResponseReturnValue:
 
 
 def _ticket_page(t: Ticket, form: ReplyForm, status: int = 200) -> ResponseReturnValue:
-    articles = [a for a in t.articles if not a.internal]
+    articles = [a for a in t.articles if not a.internal and not a.unverified]
     return render_template(
         "portal/ticket.html", ticket=t, articles=articles, form=form, action=ActionForm()
     ), status
@@ -272,7 +272,7 @@ def attachment(attachment_id: int) -> ResponseReturnValue:
     if att is None or att.sha256 is None:
         abort(404)
     article = db.session.get(Article, att.article_id)
-    if article is None or article.internal:
+    if article is None or article.internal or article.unverified:
         abort(404)
     get_ticket_or_404(current_user, article.ticket_id)
     path = path_for(att.sha256)

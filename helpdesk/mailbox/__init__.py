@@ -1,0 +1,1 @@
+"""What mail intake keeps besides tickets: automatic mail and duplicate deliveries."""

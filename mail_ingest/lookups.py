@@ -1,0 +1,241 @@
+"""Everything storing a batch of mail needs to know from the database, asked once per batch with
+``IN`` queries and then kept up to date in memory as the batch adds rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from helpdesk.extensions import db
+from helpdesk.models import (
+    STAFF_ROLES,
+    Article,
+    AutomaticMail,
+    Client,
+    ClientDomain,
+    Contact,
+    ContactEmail,
+    Contract,
+    ContractAddon,
+    ContractChange,
+    Direction,
+    IngestFailure,
+    MailDuplicate,
+    Package,
+    Ticket,
+    TicketFollower,
+    User,
+)
+from mail_ingest.msgid import read_message_id
+
+#: Rows per ``IN (...)`` list: far below every database's parameter limit.
+IN_CHUNK = 500
+
+
+def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
+
+def domains_of(address: str) -> list[str]:
+    """``a@mail.firma.rs`` -> ``["mail.firma.rs", "firma.rs"]``: the domain and its parents."""
+    domain = address.rpartition("@")[2].strip(".").lower()
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)] or ([domain] if domain else [])
+
+
+@dataclass
+class StoredMail:
+    """A stored article, as far as threading and duplicate detection need it."""
+
+    ticket_id: int | None
+    article_id: int | None
+    content_hash: str | None
+    #: For a ticket opened earlier in this very batch (not flushed yet).
+    target: Any = None
+
+
+@dataclass
+class Sender:
+    """A known sender: the contact (an id, or a Contact not flushed yet) and its client."""
+
+    contact: int | Contact
+    client_id: int
+
+    @property
+    def contact_id(self) -> int | None:
+        return self.contact if isinstance(self.contact, int) else self.contact.id
+
+
+@dataclass
+class Lookups:
+    """Batch-wide answers to "which ticket / contact / client", grown as the batch stores."""
+
+    #: Message-ID -> the stored mail (articles and automatic mail alike).
+    stored: dict[str, StoredMail] = field(default_factory=dict)
+    #: Ticket number -> ticket id.
+    ticket_of_number: dict[int, int] = field(default_factory=dict)
+    #: Held so the session's identity map keeps them (it only keeps weak references).
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    #: Ticket id -> addresses following it.
+    followers: dict[int, set[str]] = field(default_factory=dict)
+    #: Sender address -> known contact.
+    contacts: dict[str, Sender] = field(default_factory=dict)
+    #: Staff addresses among the senders.
+    staff: set[str] = field(default_factory=set)
+    #: Mail domain -> client id.
+    domains: dict[str, int] = field(default_factory=dict)
+    #: Our outgoing articles that bounces in the batch return, by Message-ID.
+    outgoing: dict[str, Article] = field(default_factory=dict)
+    failures: dict[int, IngestFailure] = field(default_factory=dict)
+    #: UIDs of this batch already recorded as duplicates.
+    duplicate_uids: set[int] = field(default_factory=set)
+    #: Clients and their contracts held in the identity map, so the SLA set-up finds them.
+    pinned: list[Any] = field(default_factory=list)
+
+
+def load(
+    batch: Sequence[Any],
+    *,
+    mailbox: str,
+    uidvalidity: int | None,
+    domain: str | None,
+    secret: str,
+    message_ids: Iterable[str],
+) -> Lookups:
+    """The lookups for ``batch`` (PreparedMessage items); ``message_ids``: the ids to look for
+    (the mail's own, the ids they answer, and the ids a reused id would be stored under)."""
+    found = Lookups()
+    numbers: set[int] = set()
+    senders: set[str] = set()
+    bounced: set[str] = set()
+    for item in batch:
+        msg = item.message
+        for mid in msg.thread_ids:
+            ours = read_message_id(mid, domain, secret)
+            if ours is not None:
+                numbers.add(ours.number)
+        if msg.ticket_tag is not None:
+            numbers.add(msg.ticket_tag)
+        if msg.from_addr:
+            senders.add(msg.from_addr.lower())
+        bounced.update(msg.bounce_of)
+    wanted = sorted(set(message_ids))
+    for chunk in chunks(wanted):
+        rows = db.session.execute(
+            select(Article.message_id, Article.ticket_id, Article.id, Article.content_hash).where(
+                Article.message_id.in_(chunk)
+            )
+        )
+        for mid, ticket_id, article_id, digest in rows:
+            found.stored[mid] = StoredMail(ticket_id, article_id, digest)
+        rows = db.session.execute(
+            select(AutomaticMail.message_id, AutomaticMail.ticket_id).where(
+                AutomaticMail.message_id.in_(chunk)
+            )
+        )
+        for mid, ticket_id in rows:
+            found.stored.setdefault(mid, StoredMail(ticket_id, None, None))
+    for chunk in chunks(sorted(bounced)):
+        for article in db.session.scalars(
+            select(Article).where(Article.message_id.in_(chunk), Article.direction == Direction.OUT)
+        ):
+            found.outgoing[article.message_id] = article
+    for chunk in chunks(sorted(numbers)):
+        rows = db.session.execute(select(Ticket.number, Ticket.id).where(Ticket.number.in_(chunk)))
+        found.ticket_of_number.update({number: ticket_id for number, ticket_id in rows})
+    ticket_ids = sorted(
+        {
+            *(s.ticket_id for s in found.stored.values() if s.ticket_id is not None),
+            *found.ticket_of_number.values(),
+            *(a.ticket_id for a in found.outgoing.values()),
+        }
+    )
+    for chunk in chunks(ticket_ids):
+        for ticket in db.session.scalars(
+            select(Ticket).where(Ticket.id.in_(chunk)).options(selectinload(Ticket.pauses))
+        ):
+            found.tickets[ticket.id] = ticket
+        rows = db.session.execute(
+            select(TicketFollower.ticket_id, TicketFollower.email).where(
+                TicketFollower.ticket_id.in_(chunk)
+            )
+        )
+        for ticket_id, email in rows:
+            found.followers.setdefault(ticket_id, set()).add(email.lower())
+    load_senders(found, sorted(senders))
+    uids = sorted(item.uid for item in batch)
+    for chunk in chunks(uids):
+        for failure in db.session.scalars(
+            select(IngestFailure).where(
+                IngestFailure.mailbox == mailbox,
+                IngestFailure.uidvalidity == uidvalidity,
+                IngestFailure.uid.in_(chunk),
+            )
+        ):
+            found.failures[failure.uid] = failure
+        found.duplicate_uids.update(
+            db.session.scalars(
+                select(MailDuplicate.uid).where(
+                    MailDuplicate.mailbox == mailbox,
+                    MailDuplicate.uidvalidity == uidvalidity,
+                    MailDuplicate.uid.in_(chunk),
+                )
+            )
+        )
+    # the clients new tickets may be opened for (their contracts decide the SLA clocks)
+    client_ids = {sender.client_id for sender in found.contacts.values()}
+    client_ids.update(found.domains.values())
+    pin_clients(found, sorted(client_ids))
+    return found
+
+
+def pin_clients(found: Lookups, client_ids: Sequence[int]) -> None:
+    for chunk in chunks(client_ids):
+        found.pinned.extend(db.session.scalars(select(Client).where(Client.id.in_(chunk))))
+        found.pinned.extend(
+            db.session.scalars(
+                select(Contract)
+                .where(Contract.client_id.in_(chunk))
+                .options(
+                    selectinload(Contract.package).selectinload(Package.sla_policy),
+                    selectinload(Contract.addons).selectinload(ContractAddon.addon),
+                    selectinload(Contract.changes).selectinload(ContractChange.package),
+                )
+            )
+        )
+
+
+def load_senders(found: Lookups, senders: Sequence[str]) -> None:
+    """Contacts by address, staff, and client domains (with parent domains) for these senders."""
+    for chunk in chunks(senders):
+        rows = db.session.execute(
+            select(ContactEmail.email, Contact.id, Contact.client_id)
+            .join(Contact, Contact.id == ContactEmail.contact_id)
+            .where(ContactEmail.email.in_(chunk))
+        )
+        found.contacts.update(
+            {email: Sender(contact_id, client_id) for email, contact_id, client_id in rows}
+        )
+        found.staff.update(
+            email.lower()
+            for email in db.session.scalars(
+                select(User.email).where(
+                    func.lower(User.email).in_(chunk),
+                    User.role.in_([str(role) for role in STAFF_ROLES]),
+                    User.active.is_(True),
+                )
+            )
+        )
+    domains = sorted({d for sender in senders for d in domains_of(sender)})
+    for chunk in chunks(domains):
+        rows = db.session.execute(
+            select(ClientDomain.domain, ClientDomain.client_id).where(
+                ClientDomain.domain.in_(chunk)
+            )
+        )
+        found.domains.update({domain: client_id for domain, client_id in rows})
