@@ -57,3 +57,5 @@ __all__ = [
     "SlaPolicy", "StoredReport", "Ticket", "TicketPause", "TicketStatus", "TimeEntry",
     "UTCDateTime", "User", "Visit", "VisitStatus", "utcnow",
 ]
+
+from ..integrations import models as _integrations  # noqa: E402,F401  (tables of issue 19)
