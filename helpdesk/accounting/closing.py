@@ -11,6 +11,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func, select
 
+from ..integrations.events import emit
 from ..audit import record
 from ..extensions import db
 from ..models import Client, ClosedMonth, TimeEntry, User, utcnow
@@ -74,4 +75,5 @@ def close_month(
     closed = db.session.get(ClosedMonth, new_id)
     record(closed, "close", user=user, actor=actor or ("user" if user else "scheduler"))
     db.session.flush()
+    emit("month.closed", closed)
     return closed

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ..integrations.events import emit
 from ..accounting.rules import change_effective_date
 from ..audit import record, snapshot
 from ..extensions import db
@@ -182,6 +183,7 @@ def change_package(
     db.session.flush()
     record(change, "create", user=user, actor=actor)
     record(contract, f"package_{kind.value}", user=user, actor=actor, before=before)
+    emit("contract.changed", change)
     return change
 
 

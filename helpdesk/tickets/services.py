@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..integrations.events import emit
 from ..audit import record, snapshot
 from ..contracts import has_active_contract
 from ..extensions import db
@@ -84,6 +85,7 @@ def create_ticket(
     db.session.flush()
     _apply_sla(ticket, now)
     record(ticket, "create", user=user, actor=actor)
+    emit("ticket.created", ticket)
     return ticket
 
 
@@ -156,6 +158,8 @@ def add_article(
     elif direction == Direction.OUT and not internal:
         _on_agent_reply(ticket, now)
     db.session.flush()
+    if not internal:
+        emit("ticket.replied", article)
     return article
 
 
@@ -216,6 +220,7 @@ def set_status(
     sla_service.recompute_due(ticket, now)
     record(ticket, "update", user=user, actor=actor, before=before,
            after=snapshot(ticket, AUDITED_FIELDS))
+    emit("ticket.updated", ticket)
 
 
 def update_fields(ticket: Ticket, *, user: User | None = None, actor: str = "user", **changes):
@@ -238,3 +243,4 @@ def update_fields(ticket: Ticket, *, user: User | None = None, actor: str = "use
         sla_service.start_clocks(ticket, ticket.created_at, keep_history=True)
     record(ticket, "update", user=user, actor=actor, before=before,
            after=snapshot(ticket, AUDITED_FIELDS))
+    emit("ticket.updated", ticket)
