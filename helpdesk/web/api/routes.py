@@ -140,6 +140,13 @@ def _optional_int(name: str) -> int | None:
     return int(value)
 
 
+def _token_client() -> int | None:
+    from .common import token  # a client-scoped token lists only its client's tickets
+
+    t = token()
+    return t.client_id if t is not None else None
+
+
 @bp.get("/me")
 def me():
     u = g.api_user
@@ -162,7 +169,7 @@ def list_tickets():
         raise Invalid({"limit": "Between 1 and 200."})
     filters = QueueFilter(
         statuses=statuses,
-        client_id=_optional_int("client_id"),
+        client_id=_optional_int("client_id") or _token_client(),
         assignee_id=_optional_int("assignee_id"),
         q=(request.args.get("q") or "").strip()[:200] or None,
         order=order,
