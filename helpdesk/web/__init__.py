@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
     from .agent import bp as agent_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .integrations import bp as integrations_bp
     from .portal import bp as portal_bp
 
     app.register_blueprint(auth_bp)
@@ -18,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(portal_bp, url_prefix="/portal")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(integrations_bp, url_prefix="/integrations")
 
     @app.route("/")
     def index():
