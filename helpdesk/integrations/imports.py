@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ..accounting.imports import Fix, ImportResult, LogmeinColumns, import_cdr, import_logmein
 from ..accounting.ledger import LedgerError, delete_entry, update_entry
@@ -198,6 +198,7 @@ def undo(batch: ImportBatch, user: User | None) -> int:
     if batch.status != "imported":
         raise ImportRefused("only an import can be undone")
     removed = 0
+    db.session.execute(delete(TicketSuggestion).where(TicketSuggestion.batch_id == batch.id))
     for entry in db.session.scalars(
         select(TimeEntry).where(TimeEntry.id.in_(batch.entry_ids or []))
     ).all():
