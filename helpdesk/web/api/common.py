@@ -164,17 +164,17 @@ def updated_since() -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _decode_cursor(value: str) -> tuple[str, int]:
+def _decode_cursor(value: str) -> tuple[Any, int]:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        return str(raw[0]), int(raw[1])
+        tag, key, row_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        return (datetime.fromisoformat(key) if tag == "d" else key), int(row_id)
     except (ValueError, TypeError, IndexError, KeyError):
         raise Invalid({"cursor": "Not a cursor this list handed out."}) from None
 
 
 def _encode_cursor(key: Any, row_id: int) -> str:
-    text = key.isoformat() if isinstance(key, datetime) else str(key)
-    return base64.urlsafe_b64encode(json.dumps([text, row_id]).encode()).decode().rstrip("=")
+    raw = ["d", key.isoformat(), row_id] if isinstance(key, datetime) else ["v", key, row_id]
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
 
 
 def paginate(stmt: Select, model: Any, order: InstrumentedAttribute,
@@ -186,14 +186,7 @@ def paginate(stmt: Select, model: Any, order: InstrumentedAttribute,
     cursor = request.args.get("cursor")
     if cursor:
         key, last_id = _decode_cursor(cursor)
-        if isinstance(order.type.python_type, type) and order.type.python_type is datetime:
-            try:
-                key_value: Any = datetime.fromisoformat(key)
-            except ValueError:
-                raise Invalid({"cursor": "Not a cursor this list handed out."}) from None
-        else:
-            key_value = int(key) if key.lstrip("-").isdigit() else key
-        stmt = stmt.where(or_(order > key_value, and_(order == key_value, model.id > last_id)))
+        stmt = stmt.where(or_(order > key, and_(order == key, model.id > last_id)))
     rows = list(db.session.scalars(stmt.order_by(order, model.id).limit(limit + 1)))
     next_cursor = None
     if len(rows) > limit:
@@ -246,3 +239,33 @@ def list_schema(item: str) -> dict:
         "next_cursor": {"type": ["string", "null"],
                         "description": "Pass as `cursor` for the next page; null on the last."},
     }}
+
+
+def _with_common_responses(build):
+    """Every operation of the description (others' too) answers the shared statuses."""
+
+    def spec() -> dict:
+        document = build()
+        for path, item in document["paths"].items():
+            for method, operation in item.items():
+                if path == "/openapi.json" or not isinstance(operation, dict):
+                    continue
+                responses = operation.setdefault("responses", {})
+                shared = GET_RESPONSES if method == "get" else COMMON_RESPONSES
+                for code, response in shared.items():
+                    responses.setdefault(code, response)
+                responses.setdefault("404", err("Not found, or not for this token's client."))
+        document["info"]["description"] += (
+            " Tokens are made under the user menu (API tokens) and carry scopes (`read`, "
+            "`write`) and optionally one client; lists page with `cursor`/`limit` and filter "
+            "with `updated_since`; GET answers carry ETags (send If-None-Match for a 304); "
+            "each token has a rate limit (X-RateLimit-* headers, 429 with Retry-After)."
+        )
+        return document
+
+    return spec
+
+
+from . import openapi as _openapi  # noqa: E402
+
+_openapi.spec = _with_common_responses(_openapi.spec)
