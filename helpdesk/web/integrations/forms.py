@@ -12,12 +12,14 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...integrations.events import EVENTS
 
-SOURCE_CHOICES = [("logmein", _l("LogMeIn Rescue report")), ("cdr", _l("Asterisk / FreePBX CDR"))]
+SOURCE_CHOICES = [SelectChoice("logmein", _l("LogMeIn Rescue report")),
+                  SelectChoice("cdr", _l("Asterisk / FreePBX CDR"))]
 
 
 class UploadForm(FlaskForm):
@@ -72,5 +74,5 @@ class WebhookForm(FlaskForm):
     url = StringField(_l("Receiver URL"), validators=[
         DataRequired(), URL(require_tld=False, message=_l("Give an http:// or https:// address.")),
         Length(max=1000)])
-    events = MultiCheckbox(_l("Events"), choices=[(e, e) for e in EVENTS],
+    events = MultiCheckbox(_l("Events"), choices=[SelectChoice(e, e) for e in EVENTS],
                            validators=[DataRequired(_l("Choose at least one event."))])
