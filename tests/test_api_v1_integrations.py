@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from helpdesk.accounting.closing import close_month
 from helpdesk.accounting.ledger import log_entry
-from helpdesk.accounting.rules import period_of
 from helpdesk.extensions import db
 from helpdesk.models import ApiToken, AuditLog, Role, TimeEntry, Visit
 from helpdesk.tickets.services import create_ticket

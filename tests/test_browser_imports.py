@@ -4,7 +4,7 @@ tickets, usage up by the expected minutes, and the same file again adding nothin
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -42,7 +42,7 @@ def test_upload_map_fix_import_and_reupload(live_server, browser_page, factory, 
         ("7001", "dragan@jugodrvo.rs", "ana@rescue.example", "10:00", "10:40",
          f"Driver [#{printer.number}]"),
         ("7002", "Unknown Shop", "ana@rescue.example", "11:00", "11:25", "scale calibration"),
-        ("7003", "Jugodrvo", "ana@rescue.example", "13:00", "13:10", "follow-up #%d" % printer.number),
+        ("7003", "Jugodrvo", "ana@rescue.example", "13:00", "13:10", f"follow-up #{printer.number}"),
     ]
     path = tmp_path / "rescue-report.csv"
     path.write_bytes(logmein_csv(day, rows))

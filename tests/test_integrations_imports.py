@@ -5,7 +5,6 @@ matched to the agent by extension. All sample files are written here."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -11,9 +11,9 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..integrations.events import emit
 from ..audit import record
 from ..extensions import db
+from ..integrations.events import emit
 from ..models import Client, ClosedMonth, TimeEntry, User, utcnow
 from .ledger import LedgerError, insert_ignoring_conflict
 from .rules import month_bounds

@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import (
+    OPEN_STATUSES,
     STAFF_ROLES,
     Client,
     ClientDomain,
@@ -42,7 +43,6 @@ from ..models import (
     ContactPhone,
     EntryKind,
     EntrySource,
-    OPEN_STATUSES,
     Ticket,
     TimeEntry,
     User,

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..integrations.events import emit
 from ..audit import record, snapshot
 from ..contracts import contract_on, has_addon
 from ..contracts.changes import status_while_in_force
 from ..extensions import db
+from ..integrations.events import emit
 from ..models import Client, ClosedMonth, EntrySource, Ticket, TimeEntry, User, utcnow
 from ..sla.service import business_calendar
 from .rules import KINDS, BillingRules, EntryBilling, billable_minutes, month_bounds, period_of

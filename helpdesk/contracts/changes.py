@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from ..integrations.events import emit
 from ..accounting.rules import change_effective_date
 from ..audit import record, snapshot
 from ..extensions import db
+from ..integrations.events import emit
 from ..models import (
     ChangeKind,
     ClosedMonth,

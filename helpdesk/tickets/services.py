@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..integrations.events import emit
 from ..audit import record, snapshot
 from ..contracts import has_active_contract
 from ..extensions import db
+from ..integrations.events import emit
 from ..models import (
     PRIORITY_RANK,
     Article,

@@ -157,7 +157,7 @@ def updated_since() -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise Invalid({"updated_since": "An ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z."}) \
             from None
@@ -266,6 +266,6 @@ def _with_common_responses(build):
     return spec
 
 
-from . import openapi as _openapi  # noqa: E402
+from . import openapi as _openapi
 
 _openapi.spec = _with_common_responses(_openapi.spec)

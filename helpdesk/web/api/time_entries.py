@@ -116,7 +116,7 @@ def _moment(data: dict, name: str, required: bool = False) -> datetime | None:
             raise Invalid({name: "This field is required."})
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
         raise Invalid({name: "An ISO 8601 date-time with its offset."}) from None
     if moment.tzinfo is None:

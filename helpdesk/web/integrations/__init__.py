@@ -16,4 +16,4 @@ def _signed_in():
     return None
 
 
-from . import account, imports  # noqa: E402,F401
+from . import account, imports  # noqa: F401
