@@ -212,3 +212,20 @@ def test_a_call_to_extension_201_is_logged_for_the_agent_with_that_extension(fac
     assert entry.minutes == 10
     expected = entry_billing(client, EntryKind.PHONE, entry.started_at, entry.ended_at)
     assert entry.billable_minutes == expected.billable_minutes
+
+
+def test_the_command_uses_a_saved_mapping_and_shows_in_the_history(app, world, tmp_path):
+    _mapping(world)
+    path = tmp_path / "rescue.csv"
+    path.write_bytes(_sample(world))
+    result = app.test_cli_runner().invoke(args=[
+        "import", "logmein", str(path), "--mapping", "Renamed", "--user", "am@vendor.test"])
+    assert result.exit_code == 0, result.output
+    assert "2 entries created" in result.output and "1 unmatched" in result.output
+    batch = db.session.scalar(select(ImportBatch))
+    assert (batch.origin, batch.status, batch.created) == ("cli", "imported", 2)
+    assert service.undo(batch, world["manager"]) == 2  # undone from the console like any import
+    db.session.commit()
+    missing = app.test_cli_runner().invoke(args=["import", "logmein", str(path), "--mapping",
+                                                 "Nope"])
+    assert missing.exit_code != 0 and "no saved logmein mapping 'Nope'" in missing.output

@@ -167,6 +167,11 @@ def run_import(batch: ImportBatch, user: User | None) -> ImportResult:
         with _progress_lock:
             _progress.pop(batch.id, None)
     db.session.refresh(batch)
+    _finish(batch, result, user)
+    return result
+
+
+def _finish(batch: ImportBatch, result: ImportResult, user: User | None) -> None:
     _keep(batch, result)
     batch.status = "rejected" if result.rejected else "imported"
     batch.imported_at = utcnow()
@@ -178,7 +183,28 @@ def run_import(batch: ImportBatch, user: User | None) -> ImportResult:
     db.session.flush()
     record(batch, "import", user=user, actor="import",
            after={"file": batch.filename, "summary": result.summary()})
-    return result
+
+
+def record_command_import(path: str | os.PathLike[str], source: str, result: ImportResult,
+                          user: User | None, mapping: ImportMapping | None = None) -> ImportBatch:
+    """The history row of a ``flask import`` run (so it shows, and can be undone, in the
+    console); the rows were imported by the same functions."""
+    content = Path(path).read_bytes()
+    batch = ImportBatch(source=source, origin="cli", filename=Path(path).name[:255],
+                        file_hash=file_hash(content), stored_path=None,
+                        mapping_id=mapping.id if mapping else None,
+                        columns=mapping_columns(mapping, source), fixes={},
+                        user_id=user.id if user else None,
+                        report={"total_lines": content.count(b"\n") or 1})
+    db.session.add(batch)
+    db.session.flush()
+    _finish(batch, result, user)
+    return batch
+
+
+def mapping_by_name(source: str, name: str) -> ImportMapping | None:
+    return db.session.scalar(select(ImportMapping).where(
+        ImportMapping.source == source, ImportMapping.name == name))
 
 
 def progress_of(batch: ImportBatch) -> dict[str, Any]:
