@@ -79,8 +79,31 @@ def _count(token_id: int, window: int) -> int:
     return int(count or 0)
 
 
+#: Ids beyond this are no row's (and overflow the database's integers).
+MAX_ID = 2**63 - 1
+
+
+def _too_big(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > MAX_ID
+    if isinstance(value, dict):
+        return any(_too_big(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_big(v) for v in value)
+    return False
+
+
 @bp.before_request
 def _scopes_and_limits():
+    if any(_too_big(v) for v in (request.view_args or {}).values()):
+        abort(404)
+    for name, value in request.args.items():
+        if value.isdigit() and int(value) > MAX_ID:
+            raise Invalid({name: "Out of range."})
+    if request.is_json and _too_big(request.get_json(silent=True)):
+        raise Invalid({"body": "A number is out of range."})
     t = token()
     if t is None:
         return None
