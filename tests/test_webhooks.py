@@ -147,3 +147,43 @@ def test_subscriptions_need_http_urls_and_events(owner):
         webhooks.create_subscription(owner, "file:///etc/passwd", ["ticket.created"])
     with pytest.raises(webhooks.WebhookError):
         webhooks.create_subscription(owner, "http://x.test/", ["nope"])
+
+
+def test_webhooks_through_the_api_and_the_command(app, client, owner, receiver, factory):
+    from tests.test_api import Api
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    api = Api(client, spec, owner)
+    made = api.call("POST", "/api/v1/webhooks", json={
+        "url": receiver.url, "events": ["time.logged"]}, expect=201).get_json()
+    assert made["secret"].startswith("whsec_")
+    listed = api.call("GET", "/api/v1/webhooks").get_json()["items"]
+    assert [s["id"] for s in listed] == [made["id"]] and "secret" not in listed[0]
+    api.call("POST", "/api/v1/webhooks", json={"url": "ftp://x", "events": ["time.logged"]},
+             expect=422)
+    agent = factory.user(Role.AGENT)
+    db.session.commit()
+    Api(client, spec, agent).call("GET", f"/api/v1/webhooks/{made['id']}/deliveries",
+                                  expect=404)  # not theirs
+    receiver.failures = 0
+    from helpdesk.accounting.ledger import log_entry
+
+    other = factory.client("Hooked")
+    log_entry(client=other, kind="phone", started_at=datetime.now(UTC), minutes=5)
+    db.session.commit()
+    run_job_now("webhooks")
+    log = api.call("GET", f"/api/v1/webhooks/{made['id']}/deliveries").get_json()["items"]
+    assert log[0]["status"] == "delivered" and log[0]["tries"][0]["status_code"] == 200
+    assert json.loads(receiver.received[0][1])["data"]["minutes"] == 5
+    api.call("POST", f"/api/v1/webhooks/deliveries/{log[0]['id']}/replay", expect=201)
+    r = client.delete(f"/api/v1/webhooks/{made['id']}",
+                      headers={"Authorization": f"Bearer {api.plain}"})
+    assert r.status_code == 204
+
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["webhooks", "add", receiver.url, "--event", "month.closed",
+                              "--owner", "owner@vendor.test"])
+    assert out.exit_code == 0 and "signing secret: whsec_" in out.output, out.output
+    assert "month.closed" in runner.invoke(args=["webhooks", "list"]).output
+    sub_id = out.output.split()[1].rstrip(";")
+    assert runner.invoke(args=["webhooks", "remove", sub_id]).exit_code == 0

@@ -11,10 +11,22 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import utcnow
+
+_CACHE = "webhook_subscriptions"
+
+
+def forget_subscriptions(session: Session, transaction: Any = None) -> None:
+    """Subscriptions are looked up again after a transaction or a change of them."""
+    session.info.pop(_CACHE, None)
+
+
+event.listen(Session, "after_commit", forget_subscriptions)
+event.listen(Session, "after_rollback", forget_subscriptions)
 
 EVENTS = (
     "ticket.created",
@@ -66,21 +78,21 @@ def emit(event: str, obj: Any) -> int:
 
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
-    subscriptions = [
-        s for s in db.session.scalars(
-            select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))
-        if event in (s.events or [])
-    ]
+    info = db.session.info
+    if _CACHE not in info:  # one look-up per transaction (an import logs thousands of entries)
+        info[_CACHE] = [(s.id, tuple(s.events or ())) for s in db.session.scalars(
+            select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))]
+    subscriptions = [sub_id for sub_id, events in info[_CACHE] if event in events]
     if not subscriptions:
         return 0
     if getattr(obj, "id", 1) is None:
         db.session.flush()
     now = utcnow()
     data = payload(event, obj)
-    for sub in subscriptions:
+    for sub_id in subscriptions:
         body = json.dumps({"id": str(uuid.uuid4()), "event": event, "created_at": now.isoformat(),
                            "data": data}, separators=(",", ":"), sort_keys=True)
-        db.session.add(WebhookDelivery(subscription_id=sub.id, event=event, body=body,
+        db.session.add(WebhookDelivery(subscription_id=sub_id, event=event, body=body,
                                        next_attempt_at=now, created_at=now))
     db.session.flush()
     return len(subscriptions)

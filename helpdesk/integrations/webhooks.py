@@ -28,7 +28,7 @@ from ..audit import record
 from ..extensions import db
 from ..models import User, utcnow
 from ..notify import send_once
-from .events import EVENTS
+from .events import EVENTS, forget_subscriptions
 from .models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 SIGNATURE_HEADER = "X-Helpdesk-Signature"
@@ -75,6 +75,7 @@ def create_subscription(owner: User, url: str, events: list[str]) -> WebhookSubs
     db.session.add(sub)
     db.session.flush()
     record(sub, "create", user=owner, after={"url": url, "events": list(events)})
+    forget_subscriptions(db.session())
     return sub
 
 
@@ -86,12 +87,14 @@ def set_active(sub: WebhookSubscription, active: bool, user: User) -> None:
         sub.disabled_reason = None
     db.session.flush()
     record(sub, "update", user=user, after={"active": active})
+    forget_subscriptions(db.session())
 
 
-def delete_subscription(sub: WebhookSubscription, user: User) -> None:
+def delete_subscription(sub: WebhookSubscription, user: User | None) -> None:
     record(sub, "delete", user=user, before={"url": sub.url, "events": sub.events})
     db.session.delete(sub)
     db.session.flush()
+    forget_subscriptions(db.session())
 
 
 def replay(delivery: WebhookDelivery, user: User | None) -> WebhookDelivery:
@@ -155,6 +158,7 @@ def deliver(delivery: WebhookDelivery, now: datetime) -> bool:
 
 
 def _disable(sub: WebhookSubscription, now: datetime) -> None:
+    forget_subscriptions(db.session())
     sub.active = False
     sub.disabled_at = now
     sub.disabled_reason = f"{sub.consecutive_failures} deliveries in a row failed"

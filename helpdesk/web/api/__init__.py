@@ -32,4 +32,4 @@ def _json_error(exc: HTTPException):
 
 
 from . import openapi, routes, usage  # noqa: F401
-from . import common, integrations, time_entries  # noqa: F401,I001  (issue 19; after routes)
+from . import common, integrations, time_entries, webhooks  # noqa: F401,I001  (issue 19; after routes)
