@@ -31,5 +31,4 @@ def _json_error(exc: HTTPException):
     return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
 
-from . import openapi, routes, usage  # noqa: F401
-from . import common, integrations, time_entries, webhooks  # noqa: F401,I001  (issue 19; after routes)
+from . import common, integrations, openapi, routes, time_entries, usage, webhooks  # noqa: F401  # noqa: F401,I001  (issue 19; after routes)
