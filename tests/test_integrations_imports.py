@@ -200,18 +200,28 @@ def test_a_call_to_extension_201_is_logged_for_the_agent_with_that_extension(fac
                     name="Jovana")
     db.session.commit()
     start = datetime.combine(work_day(), datetime.min.time().replace(hour=10))
+    late = start.replace(hour=21)
     content = (cdr_line("1733220000.11", "0112345678", "201", start, 600,
-                        "SIP/trunk-0001", "SIP/201-0002") + "\n").encode()
+                        "SIP/trunk-0001", "SIP/201-0002") + "\n"
+               + cdr_line("1733220000.12", "0112345678", "201", late, 900,
+                          "SIP/trunk-0003", "SIP/201-0004") + "\n").encode()
     batch = service.new_batch(content, "Master.csv", "cdr", user=mira)
     result = service.run_import(batch, mira)
     db.session.commit()
-    assert result.created == 1, batch.report
-    entry = db.session.scalar(select(TimeEntry))
+    assert result.created == 2, batch.report
+    entry, evening = db.session.scalars(select(TimeEntry).order_by(TimeEntry.started_at))
     assert entry.agent_id == mira.id and entry.kind == EntryKind.PHONE
     assert entry.client_id == client.id and "Jovana" in entry.note
     assert entry.minutes == 10
     expected = entry_billing(client, EntryKind.PHONE, entry.started_at, entry.ended_at)
-    assert entry.billable_minutes == expected.billable_minutes
+    assert entry.billable_minutes == expected.billable_minutes and not entry.out_of_hours
+    # A call at 21:00 is out of hours: weighted and flagged like any entry.
+    assert evening.agent_id == mira.id and evening.out_of_hours
+    weighted = entry_billing(client, EntryKind.PHONE, evening.started_at, evening.ended_at)
+    assert evening.billable_minutes == weighted.billable_minutes > evening.minutes
+    assert evening.needs_review == weighted.needs_review
+    rows = {r["ref"]: r for r in batch.report["rows"]}
+    assert rows["1733220000.12"]["message"] == "out of hours"
 
 
 def test_the_command_uses_a_saved_mapping_and_shows_in_the_history(app, world, tmp_path):
