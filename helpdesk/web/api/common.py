@@ -79,8 +79,8 @@ def _count(token_id: int, window: int) -> int:
     return int(count or 0)
 
 
-#: Ids beyond this are no row's (and overflow the database's integers).
-MAX_ID = 2**63 - 1
+#: Ids beyond this are no row's (and overflow 32-bit INTEGER columns on PostgreSQL).
+MAX_ID = 2**31 - 1
 
 
 def _too_big(value: Any) -> bool:
