@@ -4,6 +4,7 @@ matched to the agent by extension. All sample files are written here."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -239,3 +240,28 @@ def test_the_command_uses_a_saved_mapping_and_shows_in_the_history(app, world, t
     missing = app.test_cli_runner().invoke(args=["import", "logmein", str(path), "--mapping",
                                                  "Nope"])
     assert missing.exit_code != 0 and "no saved logmein mapping 'Nope'" in missing.output
+
+
+def test_the_api_previews_and_imports_a_file(client, world):
+    from tests.test_api import Api
+
+    _mapping(world)
+    spec = client.get("/api/v1/openapi.json").get_json()
+    api = Api(client, spec, world["manager"])
+    encoded = base64.b64encode(_sample(world)).decode()
+    dry = api.call("POST", "/api/v1/imports", json={
+        "source": "logmein", "filename": "s.csv", "content_base64": encoded, "dry_run": True},
+        expect=201).get_json()
+    assert [o["state"] for o in dry["outcomes"]] == ["imported", "unmatched", "imported"]
+    assert db.session.scalar(select(func.count(TimeEntry.id))) == 0
+    done = api.call("POST", "/api/v1/imports", json={
+        "source": "logmein", "content_base64": encoded, "skip_bad": True}, expect=201).get_json()
+    assert (done["status"], done["created"]) == ("imported", 2)
+    assert api.call("GET", f"/api/v1/imports/{done['id']}").get_json()["created"] == 2
+    assert len(api.call("GET", "/api/v1/imports").get_json()["items"]) == 2
+    api.call("POST", "/api/v1/imports", json={"source": "fax", "content_base64": ""},
+             expect=422)
+    api.call("POST", "/api/v1/imports", json={"source": "cdr", "content_base64": "!!"},
+             expect=422)
+    agent = Api(client, spec, world["agent"])
+    agent.call("GET", "/api/v1/imports", expect=403)

@@ -31,4 +31,14 @@ def _json_error(exc: HTTPException):
     return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
 
-from . import common, integrations, openapi, routes, time_entries, usage, webhooks  # noqa: F401  # noqa: F401,I001  (issue 19; after routes)
+# common (issue 19) registers its hooks after the token check above.
+from . import (  # noqa: F401
+    common,
+    imports,
+    integrations,
+    openapi,
+    routes,
+    time_entries,
+    usage,
+    webhooks,
+)
