@@ -100,7 +100,7 @@ def _scopes_and_limits():
     if any(_too_big(v) for v in (request.view_args or {}).values()):
         abort(404)
     for name, value in request.args.items():
-        if value.isdigit() and int(value) > MAX_ID:
+        if (value.isascii() and value.isdigit()) and int(value) > MAX_ID:
             raise Invalid({name: "Out of range."})
     if request.is_json and _too_big(request.get_json(silent=True)):
         raise Invalid({"body": "A number is out of range."})
@@ -139,7 +139,7 @@ def _check_client_scope() -> None:
             Ticket.number == args["number"]))
         require_client(client_id)
     value = request.args.get("client_id")
-    if value and value.isdigit():
+    if value and (value.isascii() and value.isdigit()):
         require_client(int(value))
     if request.is_json:
         body = request.get_json(silent=True)
@@ -170,7 +170,7 @@ def page_limit() -> int:
     value = request.args.get("limit", "")
     if not value:
         return 50
-    if not value.isdigit() or not 1 <= int(value) <= 200:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 200:
         raise Invalid({"limit": "Between 1 and 200."})
     return int(value)
 

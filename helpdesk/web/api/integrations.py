@@ -45,7 +45,7 @@ def list_visits():
         stmt = stmt.where(Visit.client_id.in_(ids))
     client_id = request.args.get("client_id")
     if client_id:
-        if not client_id.isdigit():
+        if not (client_id.isascii() and client_id.isdigit()):
             raise Invalid({"client_id": "Must be a whole number."})
         stmt = stmt.where(Visit.client_id == int(client_id))
     if status := request.args.get("status"):
@@ -113,11 +113,11 @@ def list_audit():
         stmt = stmt.where(AuditLog.entity_type == entity)
     entity_id = request.args.get("entity_id")
     if entity_id:
-        if not entity_id.isdigit():
+        if not (entity_id.isascii() and entity_id.isdigit()):
             raise Invalid({"entity_id": "Must be a whole number."})
         stmt = stmt.where(AuditLog.entity_id == int(entity_id))
     if user_id := request.args.get("user_id"):
-        if not user_id.isdigit():
+        if not (user_id.isascii() and user_id.isdigit()):
             raise Invalid({"user_id": "Must be a whole number."})
         stmt = stmt.where(AuditLog.user_id == int(user_id))
     rows, cursor = paginate(stmt, AuditLog, AuditLog.at, since=AuditLog.at)

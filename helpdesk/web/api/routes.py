@@ -135,7 +135,7 @@ def _optional_int(name: str) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise Invalid({name: "Must be a whole number."})
     return int(value)
 

@@ -76,7 +76,7 @@ def _int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise Invalid({name: "Must be a whole number."})
     return int(value)
 
