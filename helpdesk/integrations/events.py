@@ -94,5 +94,4 @@ def emit(event: str, obj: Any) -> int:
                            "data": data}, separators=(",", ":"), sort_keys=True)
         db.session.add(WebhookDelivery(subscription_id=sub_id, event=event, body=body,
                                        next_attempt_at=now, created_at=now))
-    db.session.flush()
-    return len(subscriptions)
+    return len(subscriptions)  # flushed with the caller's next query or commit
