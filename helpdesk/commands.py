@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "helpdesk.sla.cli",
     "mail_ingest.cli",
     "reports.cli",
+    "helpdesk.integrations.cli",
 )
 
 

@@ -139,6 +139,20 @@ JOBS: tuple[Job, ...] = (
         description=N_("Back up the database and attachments; drop old backups."),
     ),
     Job(
+        "import_drop",
+        "helpdesk.integrations.dropfolder:pick_up",
+        "SCHEDULE_IMPORT_DROP",
+        ("now",),
+        description="Import LogMeIn and CDR files left in the drop folders, each once.",
+    ),
+    Job(
+        "webhooks",
+        "helpdesk.integrations.webhooks:deliver_due",
+        "SCHEDULE_WEBHOOKS",
+        ("now",),
+        description="Deliver webhook events, retrying failed ones with back-off.",
+    ),
+    Job(
         "prune_job_runs",
         "helpdesk.scheduler:prune_job_runs",
         "SCHEDULE_PRUNE_JOB_RUNS",

@@ -224,6 +224,8 @@ def test_default_schedule_has_every_job_of_the_issue(app):
         "monthly_reports",
         "contract_changes",
         "backup",
+        "import_drop",
+        "webhooks",
         "prune_job_runs",
     }
     assert jobs["mail_ingest"].schedule.step == timedelta(minutes=1)

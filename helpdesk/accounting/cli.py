@@ -149,6 +149,27 @@ def _progress(path: Path, label: str) -> Iterator[Callable[[int], None] | None]:
         yield advance
 
 
+def _mapping(source: str, name: str | None):
+    if not name:
+        return None
+    from ..integrations.imports import mapping_by_name
+
+    mapping = mapping_by_name(source, name)
+    if mapping is None:
+        raise click.BadParameter(f"no saved {source} mapping {name!r}", param_hint="--mapping")
+    return mapping
+
+
+def _history(file: Path, result: ImportResult, dry_run: bool, user: User | None,
+             mapping=None) -> None:
+    """The console's import history gets the run too (same rows, same undo)."""
+    if dry_run or result.rejected:
+        return
+    from ..integrations.imports import record_command_import
+
+    record_command_import(file, result.source, result, user, mapping)
+
+
 def _report(result: ImportResult, dry_run: bool) -> None:
     for row in result.bad:
         click.echo(f"bad row: {row}", err=True)
@@ -185,18 +206,27 @@ def _report(result: ImportResult, dry_run: bool) -> None:
 @click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
 @click.option("--dry-run", is_flag=True, help="Show what would be imported; save nothing.")
 @click.option("--user", "email", help="Who imports (for the audit log).")
+@click.option("--mapping", "mapping_name", default=None,
+              help="A column mapping saved in the console (Imports); wins over the column options.")
 def import_logmein_command(file: Path, customer_columns: tuple[str, ...], duration_column: str,
                            fmt: str, delimiter: str, day_first: bool, encoding: str | None,
                            tz: str | None, skip_bad: bool, dry_run: bool,
-                           email: str | None) -> None:
+                           email: str | None, mapping_name: str | None) -> None:
     """Import a LogMeIn Rescue session report as remote sessions (idempotent)."""
+    from .imports import LogmeinColumns
+
     user = _user(email)
+    mapping = _mapping("logmein", mapping_name)
+    options = mapping.columns if mapping else {}
     with _progress(file, "Importing sessions") as progress:
         result = import_logmein(
-            file, tz=_zone(tz), customer_columns=customer_columns,
-            duration_column=duration_column, fmt=fmt, delimiter=delimiter, day_first=day_first,
+            file, tz=_zone(tz or options.get("timezone") or None),
+            customer_columns=customer_columns, duration_column=duration_column, fmt=fmt,
+            delimiter=delimiter, day_first=day_first or bool(options.get("day_first")),
             encoding=encoding, skip_bad=skip_bad, user=user, progress=progress,
+            columns=LogmeinColumns.from_dict(options) if mapping else None,
         )
+    _history(file, result, dry_run, user, mapping)
     _report(result, dry_run)
 
 
@@ -222,6 +252,7 @@ def import_cdr_command(file: Path, tz: str | None, extensions: str | None, outsi
             file, tz=_zone(tz), extensions=exts, outside_line_prefix=outside_prefix,
             encoding=encoding, skip_bad=skip_bad, user=user, progress=progress,
         )
+    _history(file, result, dry_run, user)
     _report(result, dry_run)
 
 

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 
 from ..audit import record
 from ..extensions import db
 from ..i18n import language_for
+from ..integrations.events import emit
 from ..models import Client, ClosedMonth, Role, TimeEntry, User, utcnow
 from .ledger import LedgerError, insert_ignoring_conflict
 from .rules import month_bounds
@@ -144,6 +145,7 @@ def close_month(
     else:
         record(closed, "close", user=user, actor=actor)
     db.session.flush()
+    emit("month.closed", closed)
     return closed
 
 
@@ -207,8 +209,10 @@ def _tell_account_managers(period: str, blocked: dict[str, list[TimeEntry]]) -> 
     admins = list(db.session.scalars(select(User).where(User.role == Role.ADMIN,
                                                         User.active.is_(True))))
     sent = 0
+    from ..portal_accounts import external_url
+
     try:
-        link = url_for("agent.review_list", _external=True)
+        link = external_url("agent.review_list")
     except RuntimeError:
         link = "/console/time/review"
     for manager_id, entries in by_manager.items():

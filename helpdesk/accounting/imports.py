@@ -11,15 +11,21 @@ the same as for time logged by hand.
   ones are listed. The caller commits (one transaction) or rolls back (dry run).
 * Rows that are fine but cannot be billed are listed, not imported: customers matching no client,
   sessions still open, sessions or calls of zero work time, and rows of a closed month.
+* Tied to tickets: a ticket named in the notes or the ticket column (``#1234``, ``[#1234]``) gets
+  the entry; otherwise the client's open ticket of that day is *suggested* (``outcomes``).
+  Calls go to the agent whose ``User.extension`` took them.
+* Every row's outcome is in ``ImportResult.outcomes`` (the console's preview); ``fixes`` chosen
+  there (line -> client or ticket) are applied by the same code when importing. The console, the
+  drop folder and the command line all call :func:`import_logmein` / :func:`import_cdr`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +34,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import (
+    OPEN_STATUSES,
     STAFF_ROLES,
     Client,
     ClientDomain,
@@ -36,6 +43,7 @@ from ..models import (
     ContactPhone,
     EntryKind,
     EntrySource,
+    Ticket,
     TimeEntry,
     User,
 )
@@ -45,7 +53,10 @@ from .importers.logmein import LogmeinSession, iter_sessions
 from .ledger import client_has_oncall, is_month_closed, log_entry_once
 from .rules import period_of
 
-__all__ = ["ImportResult", "ReportedRow", "import_cdr", "import_logmein"]
+__all__ = [
+    "Fix", "ImportResult", "LogmeinColumns", "ReportedRow", "RowOutcome", "import_cdr",
+    "import_logmein", "ticket_numbers",
+]
 
 #: Rows written between progress reports and duplicate look-ups.
 BATCH = 500
@@ -67,6 +78,91 @@ class ReportedRow:
         return f"line {self.line_no} ({self.ref}): {self.message}"
 
 
+@dataclass(frozen=True)
+class LogmeinColumns:
+    """Which column of a LogMeIn report holds each field (accounts rename them)."""
+
+    customer: tuple[str, ...] = ("Name",)
+    technician: str = "Technician Email"
+    technician_name: str = "Technician Name"
+    start: str = "Start Time"
+    end: str = "End Time"
+    work_time: str = "Work Time"
+    session_id: str = "Session ID"
+    notes: tuple[str, ...] = ()
+    ticket: str = ""
+
+    FIELDS = ("customer", "technician", "technician_name", "start", "end", "work_time",
+              "session_id", "notes", "ticket")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> LogmeinColumns:
+        data = data or {}
+        values: dict[str, Any] = {}
+        for name in cls.FIELDS:
+            value = data.get(name)
+            if value in (None, "", []):
+                continue
+            if name in ("customer", "notes"):
+                if isinstance(value, str):
+                    value = [v for v in (p.strip() for p in value.split(",")) if v]
+                values[name] = tuple(value)
+            else:
+                values[name] = str(value).strip()
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: list(v) if isinstance(v := getattr(self, name), tuple) else v
+                for name in self.FIELDS}
+
+    def parser_columns(self) -> dict[str, str]:
+        return {"start": self.start, "end": self.end, "session_id": self.session_id,
+                "technician_name": self.technician_name, "technician_email": self.technician}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A match chosen by a person for one line: the client, or a ticket (and so its client)."""
+
+    client_id: int | None = None
+    ticket_id: int | None = None
+
+
+@dataclass
+class RowOutcome:
+    """What became of one row: ``imported``, ``duplicate``, ``unmatched``, ``skipped``, ``bad``."""
+
+    line_no: int
+    ref: str
+    state: str
+    message: str = ""
+    customer: str = ""
+    client_id: int | None = None
+    ticket_id: int | None = None
+    suggested_ticket_id: int | None = None
+    minutes: int = 0
+    entry_id: int | None = None
+    agent_id: int | None = None
+    fixed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+_TICKET_RE = re.compile(r"(?<![\w&])\[?#(\d{1,9})\]?")
+
+
+def ticket_numbers(*texts: str) -> list[int]:
+    """Ticket numbers named in texts (``#1234``, ``[#1234]``), in order, once each."""
+    seen: list[int] = []
+    for text in texts:
+        for match in _TICKET_RE.finditer(text or ""):
+            number = int(match.group(1))
+            if number not in seen:
+                seen.append(number)
+    return seen
+
+
 @dataclass
 class ImportResult:
     """What one import did; nothing was written when ``rejected``."""
@@ -85,6 +181,11 @@ class ImportResult:
     warnings: list[ReportedRow] = field(default_factory=list)
     bad: list[ParseError] = field(default_factory=list)
     rejected: bool = False
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    entry_ids: list[int] = field(default_factory=list)
+
+    def outcome(self, row: RowOutcome) -> None:
+        self.outcomes.append(row)
 
     def summary(self) -> str:
         """One line for the command line and the log."""
@@ -131,6 +232,13 @@ class _Matcher:
             select(User).where(User.role.in_([str(r) for r in STAFF_ROLES]))
         ).all()
         self.agents_by_email = {u.email: u for u in staff}
+        self.agents_by_email.update({u.logmein_email.lower(): u for u in staff if u.logmein_email})
+        self.agents_by_extension = {u.extension.strip(): u for u in staff if u.extension}
+        self.contact_by_phone = dict(db.session.execute(
+            select(ContactPhone.normalized, Contact.name).join(
+                Contact, Contact.id == ContactPhone.contact_id
+            )
+        ).all())
         self.agents_by_phone = {
             "".join(ch for ch in u.phone if ch.isdigit()): u for u in staff if u.phone
         }
@@ -162,6 +270,31 @@ class _Matcher:
         if key not in self.oncall:
             self.oncall[key] = client_has_oncall(client, day)
         return self.oncall[key]
+
+    def ticket(self, number: int) -> Ticket | None:
+        return db.session.scalar(select(Ticket).where(Ticket.number == number))
+
+    def fixed(self, fix: Fix) -> tuple[int | None, Ticket | None]:
+        """The client and ticket a person chose for a row."""
+        ticket = db.session.get(Ticket, fix.ticket_id) if fix.ticket_id else None
+        if ticket is not None and ticket.client_id is not None:
+            return ticket.client_id, ticket
+        return fix.client_id, ticket
+
+    def open_ticket_of_day(self, client: Client, started_at: datetime) -> int | None:
+        """The client's open ticket active on the entry's local day (the latest), if any."""
+        local = ZoneInfo(client.timezone)
+        day = started_at.astimezone(local).date()
+        day_start = datetime.combine(day, time(), local).astimezone(UTC)
+        day_end = day_start + timedelta(days=1)
+        return db.session.scalar(
+            select(Ticket.id).where(
+                Ticket.client_id == client.id,
+                Ticket.status.in_([str(s) for s in OPEN_STATUSES]),
+                Ticket.created_at < day_end,
+                Ticket.last_activity_at >= day_start,
+            ).order_by(Ticket.last_activity_at.desc(), Ticket.id.desc()).limit(1)
+        )
 
     def month_closed(self, period: str) -> bool:
         if period not in self.closed:
@@ -218,43 +351,58 @@ def import_logmein(
     skip_bad: bool = False,
     user: User | None = None,
     progress: Progress | None = None,
+    columns: LogmeinColumns | None = None,
+    fixes: Mapping[int, Fix] | None = None,
 ) -> ImportResult:
     """Import a LogMeIn Rescue session report as remote-session entries (see the module doc).
 
     ``customer_columns`` are tried in order for each row (e.g. a custom field holding the email,
     then ``Name`` holding the company); ``duration_column`` is the time billed (``Work Time``:
-    not the waiting). ``progress`` is called with the file line reached after each batch.
+    not the waiting). ``columns`` (a saved mapping) names every column instead, the ticket and
+    notes columns included. ``progress`` is called with the file line reached after each batch.
     """
+    if columns is None:
+        columns = LogmeinColumns(customer=tuple(customer_columns), work_time=duration_column)
+    customer_columns = columns.customer
     if not customer_columns:
         raise ValueError("name at least one customer column")
     tz = _default_tz(tz)
+    fixes = fixes or {}
     result = ImportResult(source=EntrySource.LOGMEIN.value)
     options: dict[str, Any] = {
         "customer_column": customer_columns[0],
-        "duration_column": duration_column,
+        "duration_column": columns.work_time,
         "fmt": fmt,
         "delimiter": delimiter,
         "day_first": day_first,
         "encoding": encoding,
         "collect_errors": True,
+        "columns": columns.parser_columns(),
     }
 
     if not skip_bad:
         result.bad = [e for e in iter_sessions(source, tz, **options) if isinstance(e, ParseError)]
         if result.bad:
             result.rejected = True
+            for error in result.bad:
+                result.outcome(RowOutcome(error.line_no, "", "bad", error.message))
             return result
 
     matcher = _Matcher()
-    sessions = _checked(iter_sessions(source, tz, **options), result, customer_columns)
+    extra = [c for c in (*customer_columns[1:], *columns.notes, columns.ticket) if c]
+    sessions = _checked(iter_sessions(source, tz, **options), result, extra)
     for batch in _batches(sessions):
         ids = [s.session_id for s in batch]
         known = _known_refs(EntrySource.LOGMEIN, ids)
         timed = _known_refs(EntrySource.TIMER, ids)
         for session in batch:
-            _import_session(session, result, matcher, known, timed, customer_columns, user)
+            _import_session(session, result, matcher, known, timed, columns, user,
+                            fixes.get(session.line_no))
         if progress:
             progress(batch[-1].line_no)
+    for error in result.bad:
+        result.outcome(RowOutcome(error.line_no, "", "bad", error.message))
+    result.outcomes.sort(key=lambda o: o.line_no)
     if result.bad and not result.rows:
         result.rejected = True
     return result
@@ -263,17 +411,17 @@ def import_logmein(
 def _checked(
     items: Iterable[LogmeinSession | ParseError],
     result: ImportResult,
-    customer_columns: Sequence[str],
+    extra_columns: Sequence[str],
 ) -> Iterator[LogmeinSession]:
-    """The sessions; bad rows go to ``result.bad``; the extra customer columns must exist."""
-    header_checked = len(customer_columns) < 2
+    """The sessions; bad rows go to ``result.bad``; the extra mapped columns must exist."""
+    header_checked = not extra_columns
     for item in items:
         if isinstance(item, ParseError):
             result.bad.append(item)
             continue
         if not header_checked:
             names = {_name_key(name) for name in item.raw}
-            missing = [c for c in customer_columns[1:] if _name_key(c) not in names]
+            missing = [c for c in extra_columns if _name_key(c) not in names]
             if missing:
                 result.bad.append(ParseError(
                     1, f"the header has no column {', '.join(map(repr, missing))}"
@@ -289,53 +437,82 @@ def _column(raw: dict[str, str], name: str) -> str:
     return next((value for header, value in raw.items() if _name_key(header) == key), "")
 
 
+def _ticket_of(matcher: _Matcher, texts: Sequence[str], client_id: int | None,
+               result: ImportResult, line_no: int, ref: str) -> Ticket | None:
+    """The ticket a row names, if it exists and may carry this client's time."""
+    for number in ticket_numbers(*texts):
+        ticket = matcher.ticket(number)
+        if ticket is None:
+            result.warnings.append(ReportedRow(line_no, ref, f"no ticket #{number}"))
+            continue
+        if client_id is not None and ticket.client_id not in (None, client_id):
+            result.warnings.append(ReportedRow(
+                line_no, ref, f"ticket #{number} is another client's: not tied to it"))
+            continue
+        return ticket
+    return None
+
+
 def _import_session(
     session: LogmeinSession,
     result: ImportResult,
     matcher: _Matcher,
     known: set[str],
     timed: set[str],
-    customer_columns: Sequence[str],
+    columns: LogmeinColumns,
     user: User | None,
+    fix: Fix | None,
 ) -> None:
     ref = session.session_id
+    line = session.line_no
+    customers = [session.customer] + [_column(session.raw, c) for c in columns.customer[1:]]
+    shown = " / ".join(text for text in customers if text) or "(empty)"
+    row = RowOutcome(line, ref, "", customer=shown, minutes=session.billable_seconds // 60)
+    result.outcome(row)
     if ref in known:
         result.duplicates += 1
+        row.state, row.message = "duplicate", "already imported"
         return
     if ref in timed:
         result.duplicates += 1
-        result.warnings.append(ReportedRow(
-            session.line_no, ref, "already recorded with the console timer: not billed twice"
-        ))
+        message = "already recorded with the console timer: not billed twice"
+        row.state, row.message = "duplicate", message
+        result.warnings.append(ReportedRow(line, ref, message))
         return
-    customers = [session.customer] + [_column(session.raw, c) for c in customer_columns[1:]]
-    client_id = next(
-        (cid for cid in (matcher.customer(text) for text in customers) if cid is not None), None
-    )
+    texts = [_column(session.raw, c) for c in (columns.ticket, *columns.notes) if c]
+    if fix is not None:
+        client_id, ticket = matcher.fixed(fix)
+        row.fixed = True
+    else:
+        client_id = next(
+            (cid for cid in (matcher.customer(text) for text in customers) if cid is not None),
+            None,
+        )
+        ticket = _ticket_of(matcher, texts, client_id, result, line, ref)
+        if client_id is None and ticket is not None and ticket.client_id is not None:
+            client_id = ticket.client_id
     if client_id is None:
-        shown = " / ".join(text for text in customers if text) or "(empty)"
-        result.unmatched.append(ReportedRow(session.line_no, ref, f"no client for {shown!r}"))
+        message = f"no client for {shown!r}"
+        row.state, row.message = "unmatched", message
+        result.unmatched.append(ReportedRow(line, ref, message))
         return
+    row.client_id = client_id
     if session.end is None:
-        result.skipped.append(ReportedRow(
-            session.line_no, ref, "the session is still open: import it once it has ended"
-        ))
+        _skip(result, row, "the session is still open: import it once it has ended")
         return
     if session.billable_seconds <= 0:
-        result.skipped.append(ReportedRow(session.line_no, ref, "no work time"))
+        _skip(result, row, "no work time")
         return
     client = matcher.client(client_id)
-    if matcher.month_closed(period_of(session.start, client.timezone)):
-        result.skipped.append(ReportedRow(
-            session.line_no, ref,
-            f"{period_of(session.start, client.timezone)} is closed: add an adjustment instead",
-        ))
+    period = period_of(session.start, client.timezone)
+    if matcher.month_closed(period):
+        _skip(result, row, f"{period} is closed: add an adjustment instead")
         return
     agent = matcher.agents_by_email.get(session.technician_email.strip().lower())
     if agent is None:
         who = session.technician_email or session.technician_name or "(none)"
         result.warnings.append(ReportedRow(
-            session.line_no, ref, f"technician {who} is not a user: imported without an agent"
+            line, ref, f"technician {who} is not a user: imported without an agent"
         ))
     ended_at = session.start + timedelta(seconds=session.billable_seconds)
     local = ZoneInfo(client.timezone)
@@ -343,17 +520,41 @@ def _import_session(
         f"LogMeIn session {ref}: {session.start.astimezone(local):%H:%M}"
         f"-{session.end.astimezone(local):%H:%M}, work time {_hms(session.billable_seconds)}"
     )
+    notes = " ".join(_column(session.raw, c) for c in columns.notes if c).strip()
+    if notes:
+        note += f"\n{notes}"
     entry = log_entry_once(
         client=client, kind=EntryKind.REMOTE, started_at=session.start, ended_at=ended_at,
         agent=agent, source=EntrySource.LOGMEIN, external_ref=ref, note=note, user=user,
-        actor="import", oncall=matcher.has_oncall(client, session.start),
+        actor="import", oncall=matcher.has_oncall(client, session.start), ticket=ticket,
     )
     known.add(ref)
+    _stored(result, row, entry, matcher, client, session.start, ticket, agent)
+
+
+def _skip(result: ImportResult, row: RowOutcome, message: str) -> None:
+    row.state, row.message = "skipped", message
+    result.skipped.append(ReportedRow(row.line_no, row.ref, message))
+
+
+def _stored(result: ImportResult, row: RowOutcome, entry: TimeEntry | None, matcher: _Matcher,
+            client: Client, started_at: datetime, ticket: Ticket | None,
+            agent: User | None) -> None:
     if entry is None:
         result.duplicates += 1
+        row.state, row.message = "duplicate", "already imported"
+        return
+    result.created += 1
+    result.created_minutes += entry.billable_minutes
+    result.entry_ids.append(entry.id)
+    row.state, row.entry_id, row.minutes = "imported", entry.id, entry.billable_minutes
+    row.agent_id = agent.id if agent else None
+    if entry.out_of_hours:
+        row.message = "out of hours"
+    if ticket is not None:
+        row.ticket_id = ticket.id
     else:
-        result.created += 1
-        result.created_minutes += entry.billable_minutes
+        row.suggested_ticket_id = matcher.open_ticket_of_day(client, started_at)
 
 
 # -- Asterisk CDR ---------------------------------------------------------------------------------
@@ -378,13 +579,19 @@ def import_cdr(
     skip_bad: bool = False,
     user: User | None = None,
     progress: Progress | None = None,
+    fixes: Mapping[int, Fix] | None = None,
 ) -> ImportResult:
     """Import an Asterisk ``Master.csv``: answered calls between a support extension
-    (``SUPPORT_EXTENSIONS``) and a contact's number become phone entries of their talk time."""
+    (``SUPPORT_EXTENSIONS``, and every staff member's ``extension``) and a contact's number
+    become phone entries of their talk time, for the agent with that extension."""
     cfg = current_app.config
     tz = _default_tz(tz)
+    matcher_extensions = set(db.session.scalars(
+        select(User.extension).where(User.extension.is_not(None))))
     extensions = list(extensions if extensions is not None else cfg["SUPPORT_EXTENSIONS"])
+    extensions += sorted(e for e in matcher_extensions if e not in extensions)
     country_code = country_code or cfg.get("PHONE_COUNTRY_CODE", "381")
+    fixes = fixes or {}
     result = ImportResult(source=EntrySource.CDR.value)
 
     if not skip_bad:
@@ -394,6 +601,8 @@ def import_cdr(
         ]
         if result.bad:
             result.rejected = True
+            for error in result.bad:
+                result.outcome(RowOutcome(error.line_no, "", "bad", error.message))
             return result
 
     matcher = _Matcher()
@@ -414,49 +623,70 @@ def import_cdr(
         result.rows += len(support)
         known = _known_refs(EntrySource.CDR, [_call_ref(s.call) for s in support])
         for call in support:
-            _import_call(call, result, matcher, known, user)
+            _import_call(call, result, matcher, known, user, fixes.get(call.call.line_no))
         if progress:
             progress(batch[-1].line_no)
+    for error in result.bad:
+        result.outcome(RowOutcome(error.line_no, "", "bad", error.message))
+    result.outcomes.sort(key=lambda o: o.line_no)
     if result.bad and not total_seen:
         result.rejected = True
     return result
 
 
 def _import_call(support: Any, result: ImportResult, matcher: _Matcher, known: set[str],
-                 user: User | None) -> None:
+                 user: User | None, fix: Fix | None) -> None:
     call: CdrCall = support.call
     ref = _call_ref(call)
+    number = support.raw_number or "(withheld)"
+    contact = matcher.contact_by_phone.get(support.external_number) or ""
+    row = RowOutcome(call.line_no, ref, "", customer=f"{number} {contact}".strip(),
+                     minutes=call.billsec // 60)
+    result.outcome(row)
     if ref in known:
         result.duplicates += 1
+        row.state, row.message = "duplicate", "already imported"
         return
-    client_id = matcher.by_phone.get(support.external_number) if support.external_number else None
+    ticket = None
+    if fix is not None:
+        client_id, ticket = matcher.fixed(fix)
+        row.fixed = True
+    else:
+        client_id = (matcher.by_phone.get(support.external_number)
+                     if support.external_number else None)
+        ticket = _ticket_of(matcher, [call.userfield], client_id, result, call.line_no, ref)
+        if client_id is None and ticket is not None and ticket.client_id is not None:
+            client_id = ticket.client_id
     if client_id is None:
-        shown = support.raw_number or "(withheld)"
-        result.unmatched.append(ReportedRow(call.line_no, ref, f"no contact with number {shown}"))
+        message = f"no contact with number {number}"
+        row.state, row.message = "unmatched", message
+        result.unmatched.append(ReportedRow(call.line_no, ref, message))
         return
+    row.client_id = client_id
     if call.billsec <= 0:
-        result.skipped.append(ReportedRow(call.line_no, ref, "no talk time"))
+        _skip(result, row, "no talk time")
         return
     client = matcher.client(client_id)
     started_at = call.answer or call.start
     period = period_of(started_at, client.timezone)
     if matcher.month_closed(period):
-        result.skipped.append(ReportedRow(
-            call.line_no, ref, f"{period} is closed: add an adjustment instead"
-        ))
+        _skip(result, row, f"{period} is closed: add an adjustment instead")
         return
-    agent = matcher.agents_by_phone.get(support.extension)
+    agent = (matcher.agents_by_extension.get(support.extension)
+             or matcher.agents_by_phone.get(support.extension))
+    if agent is None:
+        result.warnings.append(ReportedRow(
+            call.line_no, ref,
+            f"extension {support.extension} is no user's: imported without an agent"))
     direction = "from" if support.direction == "in" else "to"
     note = f"Call {direction} {support.raw_number}, extension {support.extension}"
+    if contact:
+        note += f" ({contact})"
     entry = log_entry_once(
         client=client, kind=EntryKind.PHONE, started_at=started_at,
         ended_at=started_at + timedelta(seconds=call.billsec), agent=agent,
         source=EntrySource.CDR, external_ref=ref, note=note, user=user, actor="import",
-        oncall=matcher.has_oncall(client, started_at),
+        oncall=matcher.has_oncall(client, started_at), ticket=ticket,
     )
     known.add(ref)
-    if entry is None:
-        result.duplicates += 1
-    else:
-        result.created += 1
-        result.created_minutes += entry.billable_minutes
+    _stored(result, row, entry, matcher, client, started_at, ticket, agent)

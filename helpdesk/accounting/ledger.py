@@ -19,6 +19,7 @@ from ..audit import record, snapshot
 from ..contracts import contract_on, has_addon
 from ..contracts.changes import status_while_in_force
 from ..extensions import db
+from ..integrations.events import emit
 from ..models import Client, ClosedMonth, EntrySource, Ticket, TimeEntry, User, utcnow
 from ..sla.service import business_calendar
 from .rules import KINDS, BillingRules, EntryBilling, billable_minutes, month_bounds, period_of
@@ -218,6 +219,7 @@ def _store(entry: TimeEntry, user: User | None, actor: str) -> TimeEntry | None:
             return None
         entry = db.session.get(TimeEntry, new_id)
     record(entry, "create", user=user, actor=actor)
+    emit("time.logged", entry)
     return entry
 
 
@@ -435,6 +437,7 @@ def add_adjustment(
     db.session.add(entry)
     db.session.flush()
     record(entry, "create", user=user, actor=actor)
+    emit("time.logged", entry)
     return entry
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Request
+from flask import Request, g
 from sqlalchemy import select
 
 from ..extensions import db
@@ -22,4 +22,5 @@ def user_from_bearer(request: Request) -> User | None:
     if row is None or not row.user.active:
         return None
     row.last_used_at = utcnow()
+    g.api_token = row  # scopes, client scope and rate limit (helpdesk.web.api.common)
     return row.user

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from ..accounting.rules import change_effective_date
 from ..audit import record, snapshot
 from ..extensions import db
+from ..integrations.events import emit
 from ..models import (
     ChangeKind,
     ClosedMonth,
@@ -201,6 +202,7 @@ def change_package(
     db.session.flush()
     record(change, "create", user=user, actor=actor)
     record(contract, f"package_{kind.value}", user=user, actor=actor, before=before)
+    emit("contract.changed", change)
     return change
 
 

@@ -62,3 +62,5 @@ __all__ = [
     "UTCDateTime", "User", "Visit", "VisitStatus", "utcnow",
 ]
 from ..mailboxes import models as _mailbox_models  # noqa: F401  (the mailbox_polls table)
+
+from ..integrations import models as _integrations  # noqa: E402,F401  (tables of issue 19)

@@ -107,8 +107,16 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Comma-separated: ``read``, ``write`` (a token without ``write`` only reads).
+    scopes: Mapped[str] = mapped_column(String(100), default="read,write")
+    #: Set: the token sees only this client's data (others' ids answer 404).
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User", back_populates="tokens")
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in {s.strip() for s in (self.scopes or "").split(",")}
 
     @staticmethod
     def hash(token: str) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from ..audit import record, snapshot
 from ..contracts import has_active_contract
 from ..extensions import db
+from ..integrations.events import emit
 from ..models import (
     PRIORITY_RANK,
     Article,
@@ -84,6 +85,7 @@ def create_ticket(
     db.session.flush()
     _apply_sla(ticket, now)
     record(ticket, "create", user=user, actor=actor)
+    emit("ticket.created", ticket)
     return ticket
 
 
@@ -156,6 +158,8 @@ def add_article(
     elif direction == Direction.OUT and not internal:
         _on_agent_reply(ticket, now)
     db.session.flush()
+    if not internal:
+        emit("ticket.replied", article)
     return article
 
 
@@ -214,6 +218,7 @@ def set_status(
     sla_service.recompute_due(ticket, now)
     record(ticket, "update", user=user, actor=actor, before=before,
            after=snapshot(ticket, AUDITED_FIELDS))
+    emit("ticket.updated", ticket)
 
 
 def update_fields(ticket: Ticket, *, user: User | None = None, actor: str = "user", **changes):
@@ -236,3 +241,4 @@ def update_fields(ticket: Ticket, *, user: User | None = None, actor: str = "use
         sla_service.start_clocks(ticket, ticket.created_at, keep_history=True)
     record(ticket, "update", user=user, actor=actor, before=before,
            after=snapshot(ticket, AUDITED_FIELDS))
+    emit("ticket.updated", ticket)

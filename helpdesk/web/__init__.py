@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .feeds import bp as feeds_bp
+    from .integrations import bp as integrations_bp
     from .portal import bp as portal_bp
 
     app.register_blueprint(auth_bp)
@@ -20,6 +21,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(feeds_bp)
+    app.register_blueprint(integrations_bp, url_prefix="/integrations")
 
     @app.route("/")
     def index():

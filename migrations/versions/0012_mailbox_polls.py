@@ -1,7 +1,7 @@
 """mailbox_polls: how each support mailbox's last ingest pass went (admin Mailboxes page)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03 07:44:06.785963
 
 """
@@ -13,7 +13,7 @@ import helpdesk.models.types
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

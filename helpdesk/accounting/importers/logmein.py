@@ -143,6 +143,7 @@ def iter_sessions(
     day_first: bool = False,
     collect_errors: bool = False,
     encoding: str | None = None,
+    columns: dict[str, str] | None = None,
 ) -> Iterator[LogmeinSession | ParseError]:
     """Sessions of a report file, one at a time.
 
@@ -150,6 +151,8 @@ def iter_sessions(
     as a :class:`ParseError` and reading goes on. A file whose header lacks a needed column is
     always reported at once. ``fmt`` is ``"auto"``, ``"text"`` or ``"csv"``; ``delimiter`` is the
     TEXT separator (the API's ``setDelimiter``); ``day_first`` reads ``01/02/2025`` as 1 February.
+    ``columns`` renames the fixed columns an account renamed: keys ``start``, ``end``,
+    ``session_id``, ``technician_name``, ``technician_email`` (values: the file's headers).
     """
     if fmt not in ("auto", "text", "csv"):
         raise ValueError(f"fmt must be 'auto', 'text' or 'csv', not {fmt!r}")
@@ -159,6 +162,7 @@ def iter_sessions(
         duration_column=duration_column,
         delimiter=delimiter,
         day_first=day_first,
+        columns=columns,
     )
     yield from strict(reader.read(decoded_lines(source, encoding), fmt), collect_errors)
 
@@ -178,7 +182,14 @@ class _Reader:
         duration_column: str,
         delimiter: str,
         day_first: bool,
+        columns: dict[str, str] | None = None,
     ) -> None:
+        columns = {k: v for k, v in (columns or {}).items() if v}
+        self.start_col = columns.get("start", START)
+        self.end_col = columns.get("end", END)
+        self.session_col = columns.get("session_id", SESSION_ID)
+        self.tech_name_col = columns.get("technician_name", TECHNICIAN_NAME)
+        self.tech_email_col = columns.get("technician_email", TECHNICIAN_EMAIL)
         if not delimiter:
             raise ValueError("the TEXT delimiter must not be empty")
         self.tz = tz
@@ -227,7 +238,7 @@ class _Reader:
             header.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
             self.index.setdefault(_norm(name), len(header) - 1)
         self.header = header
-        needed = (START, SESSION_ID, self.customer_column, self.duration_column)
+        needed = (self.start_col, self.session_col, self.customer_column, self.duration_column)
         missing = [name for name in needed if _norm(name) not in self.index]
         if missing:
             return ParseError(
@@ -298,9 +309,9 @@ class _Reader:
         kinds: list[str | None] = []
         for name in self.header:
             key = _norm(name)
-            if key in _DATETIME_COLUMNS:
+            if key in _DATETIME_COLUMNS or key in (_norm(self.start_col), _norm(self.end_col)):
                 kinds.append("date")
-            elif key in _INTEGER_COLUMNS:
+            elif key in _INTEGER_COLUMNS or key == _norm(self.session_col):
                 kinds.append("int")
             elif key in _DURATION_COLUMNS or key == duration:
                 kinds.append("duration")
@@ -382,8 +393,8 @@ class _Reader:
         """Start, end, session ID, duration, technician name and email, customer of a row."""
         positions = self.positions
         if positions is None:
-            names = (START, END, SESSION_ID, self.duration_column, TECHNICIAN_NAME)
-            names += (TECHNICIAN_EMAIL, self.customer_column)
+            names = (self.start_col, self.end_col, self.session_col, self.duration_column,
+                     self.tech_name_col, self.tech_email_col, self.customer_column)
             positions = self.positions = tuple(self.index.get(_norm(name)) for name in names)
         return tuple("" if i is None else values[i] for i in positions)
 
@@ -393,12 +404,12 @@ class _Reader:
         )
         start_naive = self.parse_date(start_text) if start_text else None
         if start_naive is None:
-            return ParseError(line_no, f"{START} {start_text!r} is not a date")
+            return ParseError(line_no, f"{self.start_col} {start_text!r} is not a date")
         end_naive = self.parse_date(end_text) if end_text else None
         if end_text and end_naive is None:
-            return ParseError(line_no, f"{END} {end_text!r} is not a date")
+            return ParseError(line_no, f"{self.end_col} {end_text!r} is not a date")
         if not session_id:
-            return ParseError(line_no, f"{SESSION_ID} is empty")
+            return ParseError(line_no, f"{self.session_col} is empty")
         seconds = parse_hms(duration_text)
         if seconds is None:
             return ParseError(

@@ -33,3 +33,14 @@ def _json_error(exc: HTTPException):
 
 from . import mailboxes, openapi, routes, usage  # noqa: F401
 from . import exports, openapi, routes, usage  # noqa: F401
+# common (issue 19) registers its hooks after the token check above.
+from . import (  # noqa: F401
+    common,
+    imports,
+    integrations,
+    openapi,
+    routes,
+    time_entries,
+    usage,
+    webhooks,
+)

@@ -137,9 +137,16 @@ def _optional_int(name: str) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise Invalid({name: "Must be a whole number."})
     return int(value)
+
+
+def _token_client() -> int | None:
+    from .common import token  # a client-scoped token lists only its client's tickets
+
+    t = token()
+    return t.client_id if t is not None else None
 
 
 @bp.get("/me")
@@ -164,7 +171,7 @@ def list_tickets():
         raise Invalid({"limit": "Between 1 and 200."})
     filters = QueueFilter(
         statuses=statuses,
-        client_id=_optional_int("client_id"),
+        client_id=_optional_int("client_id") or _token_client(),
         assignee_id=_optional_int("assignee_id"),
         q=(request.args.get("q") or "").strip()[:200] or None,
         order=order,

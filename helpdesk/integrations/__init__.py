@@ -1,0 +1,1 @@
+"""Integrations: imports from the console and drop folders, ticket matching, webhooks."""
