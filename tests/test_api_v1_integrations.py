@@ -23,8 +23,12 @@ BELGRADE = ZoneInfo("Europe/Belgrade")
 
 
 def _last_month_day() -> datetime:
+    """10:00 on a working day of last month (in hours: nothing waits for review at the close)."""
     first = datetime.now(BELGRADE).replace(day=1, hour=10, minute=0, second=0, microsecond=0)
-    return (first - timedelta(days=3)).astimezone(UTC)
+    day = first - timedelta(days=3)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day.astimezone(UTC)
 
 
 def _this_month_moment() -> datetime:

@@ -64,6 +64,7 @@ def test_upload_map_fix_import_and_reupload(live_server, browser_page, factory, 
     page.get_by_label("Password").fill("secret-pass-1")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server}/console/")
+    _open_menu(page)
     page.get_by_role("link", name="Imports").click()
 
     # Map the renamed columns once.
@@ -110,6 +111,7 @@ def test_upload_map_fix_import_and_reupload(live_server, browser_page, factory, 
     db.session.commit()
 
     # The same file again: all three are known, importing adds nothing.
+    _open_menu(page)
     page.get_by_role("link", name="Imports").click()
     upload()
     assert page.locator('strong[data-state="duplicate"]').inner_text() == "3"
@@ -117,6 +119,14 @@ def test_upload_map_fix_import_and_reupload(live_server, browser_page, factory, 
     page.locator(".flash.success", has_text="Imported: 0 entries").wait_for()
     db.session.expire_all()
     assert db.session.scalar(select(func.count(TimeEntry.id))) == 3
+    _open_menu(page)
     page.get_by_role("link", name="Imports").click()
     history = page.locator("table.import-history").inner_text()
     assert history.count("rescue-report.csv") == 2 and "Mila" in history
+
+
+def _open_menu(page) -> None:
+    """On a phone-sized page the header's links sit behind the Menu button."""
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
+        menu.click()
