@@ -47,6 +47,9 @@ from .tickets import (
 from .types import UTCDateTime, utcnow
 from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
 
+from ..settings.models import ClosingDay, Setting  # noqa: E402,I001  (issue 12)
+from ..pricelist.models import PackagePrice  # noqa: E402,I001  (issue 12)
+
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",
     "Addon", "ApiToken", "Article", "Attachment", "AuditLog", "AutoReply", "ChangeKind",
