@@ -26,7 +26,7 @@ def clean_email(value: str) -> str:
         raise EmailError(str(_l("Please give an email address.")))
     try:
         info = validate_email(raw, check_deliverability=False,
-                              allow_special_use_domains=True, test_environment=True)
+                              test_environment=True)
     except EmailNotValidError:
         raise EmailError(str(_l("Not a valid email address: %(value)s", value=raw))) from None
     return info.normalized.lower()
