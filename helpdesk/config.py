@@ -39,6 +39,8 @@ def defaults(instance_path: str) -> dict:
         "TIMEZONE": "Europe/Belgrade",
         "CURRENCY": "EUR",
         "HOLIDAY_COUNTRY": "RS",
+        #: While no admin exists, pages lead to /setup (the first run). Tests switch it off.
+        "SETUP_REDIRECT": True,
         "DEFAULT_LANGUAGE": "en",
         "LANGUAGES": ["en", "sr_Latn", "tr"],
         "BABEL_DEFAULT_LOCALE": "en",

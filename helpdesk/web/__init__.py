@@ -18,6 +18,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(portal_bp, url_prefix="/portal")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    from .admin.clients import bp as manage_bp
+    from .admin.setup import bp as setup_bp
+
+    app.register_blueprint(manage_bp, url_prefix="/admin/clients")
+    app.register_blueprint(setup_bp)
 
     @app.route("/")
     def index():
