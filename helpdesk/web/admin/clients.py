@@ -44,6 +44,7 @@ from .forms import (
     ContractForm,
     EndContractForm,
     PackageChangeForm,
+    options,
     PortalForm,
     split_lines,
 )
@@ -81,8 +82,8 @@ def _manager_choices(form: ClientForm) -> None:
     people = db.session.scalars(select(User).where(
         User.role.in_([Role.ACCOUNT_MANAGER, Role.ADMIN]), User.active.is_(True))
         .order_by(User.name))
-    form.account_manager.choices = [("", _("Nobody"))] + [
-        (str(u.id), f"{u.name} <{u.email}>") for u in people]
+    form.account_manager.choices = options([("", _("Nobody"))] + [
+        (str(u.id), f"{u.name} <{u.email}>") for u in people])
 
 
 def _manager_from(form: ClientForm) -> User | None:
@@ -334,11 +335,9 @@ def contact_portal(contact_id: int):
 
 def _contract_form(form: ContractForm | None = None) -> ContractForm:
     form = form or ContractForm(formdata=None, start=local_today())
-    form.package.choices = [(str(p.id), p.name) for p in db.session.scalars(
-        select(Package).where(Package.active.is_(True)).order_by(Package.rank))]
-    if form.package.data is None and form.package.choices:
-        standard = [c for c in form.package.choices if c[1] == "Standard"]
-        form.package.data = (standard or form.package.choices)[0][0]
+    packages = db.session.scalars(
+        select(Package).where(Package.active.is_(True)).order_by(Package.rank)).all()
+    form.package.choices = options([(str(p.id), p.name) for p in packages])
     return form
 
 
@@ -383,12 +382,12 @@ def _contract_or_404(contract_id: int) -> Contract:
 
 def _contract_forms(contract: Contract, **given):
     change = given.get("change") or PackageChangeForm(formdata=None)
-    change.package.choices = [(str(p.id), p.name) for p in db.session.scalars(
+    change.package.choices = options([(str(p.id), p.name) for p in db.session.scalars(
         select(Package).where(Package.active.is_(True), Package.id != contract.package_id)
-        .order_by(Package.rank))]
+        .order_by(Package.rank))])
     addon = given.get("addon") or AddonForm(formdata=None, start=local_today())
-    addon.addon.choices = [(str(a.id), a.name) for a in db.session.scalars(
-        select(Addon).where(Addon.active.is_(True)).order_by(Addon.name))]
+    addon.addon.choices = options([(str(a.id), a.name) for a in db.session.scalars(
+        select(Addon).where(Addon.active.is_(True)).order_by(Addon.name))])
     end = given.get("end") or EndContractForm(formdata=None, end=contract.end_date)
     return dict(change_form=change, addon_form=addon, end_form=end)
 

@@ -16,6 +16,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from ...i18n import LANGUAGE_NAMES
@@ -23,9 +24,13 @@ from ...i18n import LANGUAGE_NAMES
 REQUIRED = _l("Please fill this in.")
 
 
+def options(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 def language_choices(blank: bool = False):
     rows = [(code, name) for code, name in LANGUAGE_NAMES.items()]
-    return ([("", _l("Same as the client"))] + rows) if blank else rows
+    return options(([("", _l("Same as the client"))] + rows) if blank else rows)
 
 
 def split_lines(value: str | None) -> list[str]:
@@ -64,11 +69,11 @@ class ContactForm(FlaskForm):
 
 
 class PortalForm(FlaskForm):
-    portal_role = SelectField(_l("Portal role"), choices=[
+    portal_role = SelectField(_l("Portal role"), choices=options([
         ("member", _l("Member: sees all the company's tickets")),
         ("admin", _l("Administrator: also invites and removes users")),
         ("subagent", _l("Sub-agent: sees only the tickets it opened")),
-    ])
+    ]))
 
 
 class ContractForm(FlaskForm):
@@ -101,9 +106,9 @@ class AddonForm(FlaskForm):
 class StaffForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED)])
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[("agent", _l("Agent")),
-                                            ("account_manager", _l("Account manager")),
-                                            ("admin", _l("Admin"))])
+    role = SelectField(_l("Role"), choices=options([("agent", _l("Agent")),
+                                                    ("account_manager", _l("Account manager")),
+                                                    ("admin", _l("Admin"))]))
     language = SelectField(_l("Language"), choices=language_choices())
     extension = StringField(_l("PBX extension"), validators=[Optional(), Length(max=20)])
     logmein_email = StringField(_l("LogMeIn technician email"), validators=[Optional()])
