@@ -445,3 +445,59 @@ def test_every_command_option_is_documented(app):
             if param.param_type_name == "option" and param.name != "help":
                 assert param.help, f"{' '.join(args)} {param.opts} has no help"
         del cmd
+
+
+# -- business calendar ----------------------------------------------------------------------
+
+
+def test_an_extra_closing_day_is_a_day_off_for_that_country_only(client, auth, factory, app):
+    from helpdesk.sla.service import business_calendar
+
+    admin = factory.user(Role.ADMIN)
+    rs = factory.client("Beograd d.o.o.", country="RS", timezone="Europe/Belgrade")
+    tr = factory.client("İstanbul A.Ş.", country="TR", timezone="Europe/Istanbul")
+    db.session.commit()
+    day = date(2027, 3, 17)  # a Wednesday, no public holiday in RS or TR (10 March is Ramazan Bayramı)
+    assert business_calendar(rs).is_working_day(day)
+    auth.login(admin.email)
+    token = auth.csrf("/admin/settings")
+    bad = client.post("/admin/settings/closing-days",
+                      data={"csrf_token": token, "day": "2027-03-17", "country": "XX",
+                            "name": "Inventory"})
+    assert bad.status_code == 422 and "Not a two-letter country code" in bad.get_data(as_text=True)
+    ok = client.post("/admin/settings/closing-days",
+                     data={"csrf_token": token, "day": "2027-03-17", "country": "rs",
+                           "name": "Inventory"})
+    assert ok.status_code == 302
+    from flask import g
+
+    g.pop("_helpdesk_closing_days", None)  # read once per request or job: this is a new one
+    if True:
+        assert not business_calendar(rs).is_working_day(day)
+        assert business_calendar(tr).is_working_day(day)
+        # The business hours move over the closed day.
+        cal = business_calendar(rs)
+        start = datetime(2027, 3, 16, 15, 0, tzinfo=BELGRADE)
+        assert cal.add_business_minutes(start, 120).date() == date(2027, 3, 18)
+
+
+def test_working_hours_setting_drives_the_calendar(client, auth, factory, app):
+    from helpdesk.sla.service import business_calendar
+
+    admin = factory.user(Role.ADMIN)
+    acme = factory.client("Acme d.o.o.")
+    db.session.commit()
+    auth.login(admin.email)
+    token = auth.csrf("/admin/settings")
+    base = {"csrf_token": token, "vendor_name": "V", "vendor_email": "help@vendor.example",
+            "timezone": "Europe/Belgrade", "currency": "EUR", "holiday_country": "RS"}
+    bad = client.post("/admin/settings", data=dict(base, workday_start="17:00",
+                                                   workday_end="09:00"))
+    assert bad.status_code == 422
+    assert "must end after it starts" in bad.get_data(as_text=True)
+    assert _count(Setting) == 0
+    ok = client.post("/admin/settings", data=dict(base, workday_start="09:00",
+                                                  workday_end="17:00"))
+    assert ok.status_code == 302
+    assert business_calendar(acme).start.hour == 9
+    assert db.session.scalar(select(AuditLog).where(AuditLog.entity_type == "settings"))

@@ -116,6 +116,6 @@ def delete_closing_day(day_id: int):
 
 
 def _forget_calendars() -> None:
-    from ...calendar import get_calendar
+    from flask import g
 
-    get_calendar.cache_clear()
+    g.pop("_helpdesk_closing_days", None)
