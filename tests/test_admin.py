@@ -376,6 +376,13 @@ def test_cli_onboards_a_client_and_prints_ids(app, factory):
     assert out.exit_code == 0, out.output
     contract = db.session.get(Contract, int(out.output.strip()))
     assert (contract.end_date, contract.auto_renew) == (date(2026, 6, 30), False)
+    out = runner.invoke(args=["contract", "end", str(contract.id), "--on", "2026-03-31"])
+    assert out.exit_code == 0, out.output
+    db.session.expire_all()
+    assert db.session.get(Contract, contract.id).end_date == date(2026, 3, 31)
+    # The accounting's package-change commands are still in the same group.
+    assert {"upgrade", "downgrade", "create", "end"} <= set(
+        app.cli.get_command(None, "contract").list_commands(None))
     listing = runner.invoke(args=["client", "list"]).output
     assert f"{client_id}\tAcme d.o.o.\tacme.example,acme.rs\tmilan@vendor.example" in listing
 
@@ -434,7 +441,8 @@ def test_cli_setup_then_refuses_a_second_time(app):
 def test_every_command_option_is_documented(app):
     runner = app.test_cli_runner()
     for args in (["client", "create"], ["client", "list"], ["client", "archive"],
-                 ["contact", "add"], ["contract", "create"], ["staff", "create"],
+                 ["contact", "add"], ["contract", "create"], ["contract", "end"],
+                 ["staff", "create"],
                  ["staff", "deactivate"], ["setup"]):
         cmd = app.cli.get_command(None, args[0]) if len(args) == 1 else None
         out = runner.invoke(args=args + ["--help"])

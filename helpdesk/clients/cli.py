@@ -15,7 +15,8 @@ from .validate import FieldError
 
 client_cli = AppGroup("client", help="Client companies: create, list, archive.")
 contact_cli = AppGroup("contact", help="People of a client company.")
-contract_cli = AppGroup("contract", help="Sign and end contracts.", invoke_without_command=False)
+# ``flask contract`` is the accounting's group (upgrade, downgrade, apply-due); these join it.
+from ..accounting.cli import contract_cli  # noqa: E402
 staff_cli = AppGroup("staff", help="Agents, account managers and admins.")
 
 
@@ -172,6 +173,27 @@ def contract_create(client_id, package_code, start, term_months, no_auto_renew, 
     click.echo(contract.id)
 
 
+@contract_cli.command("end")
+@click.argument("contract_id", type=int)
+@click.option("--on", "last_day", required=True, metavar="YYYY-MM-DD",
+              help="The last day the contract serves (no renewal after it).")
+def contract_end(contract_id, last_day):
+    """End contract CONTRACT_ID on its last day; prints its id."""
+    from ..contracts.admin import end_contract
+    from ..models import Contract
+    from ..queues import local_today
+
+    contract = db.session.get(Contract, contract_id)
+    if contract is None:
+        raise click.ClickException(f"no contract with id {contract_id}")
+    try:
+        end_contract(None, contract, on=_day(last_day, "--on"), today=local_today())
+    except FieldError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(contract.id)
+
+
 @staff_cli.command("create")
 @click.argument("email")
 @click.option("--role", type=click.Choice(["agent", "account_manager", "admin"]), required=True,
@@ -271,4 +293,4 @@ def setup_command(vendor_name, support_address, timezone, currency, holiday_coun
     click.echo(admin.id)
 
 
-COMMANDS = [client_cli, contact_cli, contract_cli, staff_cli, setup_command]
+COMMANDS = [client_cli, contact_cli, staff_cli, setup_command]
