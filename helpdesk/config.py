@@ -69,6 +69,8 @@ def defaults(instance_path: str) -> dict:
         "BACKUP_DIR": str(inst / "backups"),
         "BACKUP_KEEP_DAYS": 14,
         "REPORT_DIR": str(inst / "reports"),
+        #: Where a logo uploaded in /setup or /admin/settings is kept.
+        "BRANDING_DIR": str(inst / "branding"),
         # Outgoing mail (Flask-Mail)
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": 1025,

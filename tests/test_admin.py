@@ -509,3 +509,46 @@ def test_working_hours_setting_drives_the_calendar(client, auth, factory, app):
     assert ok.status_code == 302
     assert business_calendar(acme).start.hour == 9
     assert db.session.scalar(select(AuditLog).where(AuditLog.entity_type == "settings"))
+
+
+def _png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+def test_logo_upload_is_checked_stored_and_shown(client, auth, factory, app, tmp_path):
+    import io
+
+    app.config["BRANDING_DIR"] = str(tmp_path)
+    admin = factory.user(Role.ADMIN)
+    db.session.commit()
+    auth.login(admin.email)
+    token = auth.csrf("/admin/settings")
+    base = {"csrf_token": token, "vendor_name": "Logo d.o.o.", "vendor_email": "help@v.example",
+            "timezone": "Europe/Belgrade", "currency": "EUR", "holiday_country": "RS",
+            "workday_start": "08:00", "workday_end": "16:00"}
+    bad = client.post("/admin/settings", content_type="multipart/form-data",
+                      data=dict(base, vendor_logo=(io.BytesIO(b"<svg onload=x>"), "x.svg")))
+    assert bad.status_code == 422 and "PNG, JPEG or GIF" in bad.get_data(as_text=True)
+    assert _count(Setting) == 0
+    ok = client.post("/admin/settings", content_type="multipart/form-data",
+                     data=dict(base, vendor_logo=(io.BytesIO(_png()), "logo.png")))
+    assert ok.status_code == 302
+    stored = db.session.get(Setting, "VENDOR_LOGO").value
+    assert stored.startswith(str(tmp_path / "logo-")) and stored.endswith(".png")
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "/vendor-logo?v=" in page and "Logo d.o.o. · " in page
+    served = client.get("/vendor-logo")
+    assert served.status_code == 200 and served.data == _png()
+    served.close()
+    from reports.data import _vendor
+
+    assert _vendor().logo_path.read_bytes() == _png()  # the reports print the same file

@@ -18,7 +18,8 @@ _LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg", b"GIF87a": "
 
 
 def logo_dir() -> Path:
-    return Path(current_app.instance_path) / "branding"
+    return Path(current_app.config.get("BRANDING_DIR")
+                or Path(current_app.instance_path) / "branding")
 
 
 def store_logo(data: bytes) -> str:
@@ -34,7 +35,7 @@ def store_logo(data: bytes) -> str:
     tmp = folder / (name + ".part")
     tmp.write_bytes(data)
     tmp.replace(folder / name)
-    return name
+    return str(folder / name)  # an absolute path, as the reports read VENDOR_LOGO
 
 
 def run_setup(*, settings: dict[str, str | None], admin_email: str, admin_name: str | None,

@@ -19,7 +19,7 @@ from flask_login import login_user
 from ...clients.validate import FieldError
 from ...extensions import db
 from ...settings import apply_settings, setup_needed
-from ...settings.setup import logo_dir, run_setup
+from ...settings.setup import run_setup
 from .common import show_error
 from .forms import SetupForm
 from .settings_views import uploaded_logo, vendor_values
@@ -81,8 +81,17 @@ def setup():
     return render_template("admin/setup.html", form=form), (422 if form.errors else 200)
 
 
-@bp.route("/branding/<path:name>")
-def logo(name: str):
-    if name != current_app.config.get("VENDOR_LOGO"):
+@bp.route("/vendor-logo")
+def logo():
+    """The configured logo: stored uploads live in the instance folder (relative path)."""
+    from pathlib import Path
+
+    value = current_app.config.get("VENDOR_LOGO")
+    if not value:
         abort(404)
-    return send_from_directory(logo_dir(), name, max_age=3600)
+    path = Path(value)
+    if not path.is_absolute():
+        path = Path(current_app.instance_path) / path
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif") or not path.is_file():
+        abort(404)
+    return send_from_directory(path.parent, path.name, max_age=3600)
