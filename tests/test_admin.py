@@ -109,7 +109,7 @@ def test_negative_price_in_the_browser_form_is_shown_next_to_the_field(client, a
     standard = factory.package("standard")
     page = client.get(f"/admin/prices/packages/{standard.id}")
     token = csrf_token_from(page.get_data(as_text=True))
-    _, this, nxt = _months()
+    _, _this, nxt = _months()
     resp = client.post(f"/admin/prices/packages/{standard.id}/price", data={
         "csrf_token": token, "x-effective_from": nxt.isoformat(), "x-included_minutes": "300",
         "x-monthly_fee": "-20", "x-overage_rate": "40", "x-visits_per_year": "1"})
@@ -234,11 +234,11 @@ def test_first_visit_leads_to_setup_and_env_settings_win(first_run_app, monkeypa
     first_run_app.config["WTF_CSRF_ENABLED"] = False
     monkeypatch.setenv("HELPDESK_CURRENCY", "USD")
     first_run_app.config["CURRENCY"] = "USD"
-    resp = web.post("/setup", data=dict(
-        vendor_name="Podrška Plus", vendor_email="help@vendor.example", timezone="Europe/Istanbul",
-        currency="TRY", holiday_country="TR", workday_start="09:00", workday_end="17:00",
-        admin_name="Boss", admin_email="boss@vendor.example", password="long-password-1",
-        password2="long-password-1"))
+    resp = web.post("/setup", data={
+        "vendor_name": "Podrška Plus", "vendor_email": "help@vendor.example", "timezone": "Europe/Istanbul",
+        "currency": "TRY", "holiday_country": "TR", "workday_start": "09:00", "workday_end": "17:00",
+        "admin_name": "Boss", "admin_email": "boss@vendor.example", "password": "long-password-1",
+        "password2": "long-password-1"})
     assert resp.status_code == 302
     stored = {s.key: s.value for s in db.session.scalars(select(Setting))}
     assert stored["VENDOR_NAME"] == "Podrška Plus" and "CURRENCY" not in stored
@@ -252,11 +252,11 @@ def test_first_visit_leads_to_setup_and_env_settings_win(first_run_app, monkeypa
 def test_setup_with_a_bad_address_saves_nothing(first_run_app):
     first_run_app.config["WTF_CSRF_ENABLED"] = False
     web = first_run_app.test_client()
-    resp = web.post("/setup", data=dict(
-        vendor_name="V", vendor_email="not-an-address", timezone="Europe/Belgrade",
-        currency="EUR", holiday_country="RS", workday_start="08:00", workday_end="16:00",
-        admin_name="Boss", admin_email="boss@vendor.example", password="long-password-1",
-        password2="long-password-1"))
+    resp = web.post("/setup", data={
+        "vendor_name": "V", "vendor_email": "not-an-address", "timezone": "Europe/Belgrade",
+        "currency": "EUR", "holiday_country": "RS", "workday_start": "08:00", "workday_end": "16:00",
+        "admin_name": "Boss", "admin_email": "boss@vendor.example", "password": "long-password-1",
+        "password2": "long-password-1"})
     assert resp.status_code == 422
     assert 'id="vendor_email-error">Not a valid email address' in resp.get_data(as_text=True)
     assert _count(User) == 0 and _count(Setting) == 0

@@ -42,7 +42,7 @@ def app_config(imap_account: ImapAccount, smtp_server: SmtpSink) -> dict[str, An
     }
 
 
-from tests.test_browser_console import browser_page, live_server  # noqa: E402,F401
+from tests.test_browser_console import browser_page, live_server  # noqa: F401
 
 
 def _reset_link(smtp_server: SmtpSink, count: int, recipient: str) -> str:
@@ -54,7 +54,7 @@ def _reset_link(smtp_server: SmtpSink, count: int, recipient: str) -> str:
 
 
 def test_empty_database_to_first_client_ticket_and_hours(
-    app, live_server, browser_page, imap_account, smtp_server
+    app, live_server, browser_page, imap_account, smtp_server  # noqa: F811
 ):
     assert db.session.scalar(select(func.count(User.id))) == 0  # nothing, not even a demo
     page = browser_page

@@ -4,6 +4,7 @@ thin wrappers over the same domain functions as the admin pages. Each prints the
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -16,7 +17,8 @@ from .validate import FieldError
 client_cli = AppGroup("client", help="Client companies: create, list, archive.")
 contact_cli = AppGroup("contact", help="People of a client company.")
 # ``flask contract`` is the accounting's group (upgrade, downgrade, apply-due); these join it.
-from ..accounting.cli import contract_cli  # noqa: E402
+from ..accounting.cli import contract_cli
+
 staff_cli = AppGroup("staff", help="Agents, account managers and admins.")
 
 
@@ -280,7 +282,7 @@ def setup_command(vendor_name, support_address, timezone, currency, holiday_coun
     """First run: vendor settings, the seed price list and the first admin."""
     from ..settings.setup import run_setup
 
-    data = open(logo, "rb").read() if logo else None
+    data = Path(logo).read_bytes() if logo else None
     try:
         admin = run_setup(settings={"VENDOR_NAME": vendor_name, "VENDOR_EMAIL": support_address,
                                     "TIMEZONE": timezone, "CURRENCY": currency,

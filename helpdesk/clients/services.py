@@ -139,9 +139,9 @@ def create_client(actor: User | None, *, name: str, domains=(), country: str = "
                   timezone: str = "Europe/Belgrade", language: str = "sr_Latn",
                   account_manager: User | None = None, tax_id: str | None = None,
                   warranty_until: date | None = None, notes: str | None = None) -> Client:
-    values = _clean_client(dict(name=name, country=country, timezone=timezone, language=language,
-                                account_manager=account_manager, tax_id=tax_id,
-                                warranty_until=warranty_until, notes=notes), None)
+    values = _clean_client({"name": name, "country": country, "timezone": timezone, "language": language,
+                                "account_manager": account_manager, "tax_id": tax_id,
+                                "warranty_until": warranty_until, "notes": notes}, None)
     cleaned = _clean_domains(domains, None)
     client = Client(**values)
     db.session.add(client)

@@ -46,8 +46,7 @@ def clean_phone(value: str, country_code: str = "381") -> tuple[str, str]:
 
 def clean_domain(value: str) -> str:
     raw = (value or "").strip().lower().lstrip("@")
-    if raw.startswith("www."):
-        raw = raw[4:]
+    raw = raw.removeprefix("www.")
     if not _DOMAIN.match(raw):
         raise ValueError(str(_l("Not a mail domain: %(value)s (e.g. acme.example).",
                                 value=value.strip())))

@@ -1,5 +1,7 @@
 """All tables of the helpdesk; import models from here."""
 
+from ..pricelist.models import PackagePrice  # noqa: F401  (issue 12: registers the table)
+from ..settings.models import ClosingDay, Setting  # noqa: F401  (issue 12: registers the tables)
 from .accounting import (
     ClosedMonth,
     EntryKind,
@@ -46,9 +48,6 @@ from .tickets import (
 )
 from .types import UTCDateTime, utcnow
 from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
-
-from ..settings.models import ClosingDay, Setting  # noqa: E402,I001  (issue 12)
-from ..pricelist.models import PackagePrice  # noqa: E402,I001  (issue 12)
 
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",

@@ -83,7 +83,7 @@ def money(field: str, value) -> Decimal:
         raise FieldError(field, str(_l("Not an amount: %(value)s (e.g. 120.00).", value=value)))
     if amount < 0:
         raise FieldError(field, str(_l("A price cannot be negative.")))
-    if amount >= Decimal("10000000000"):
+    if amount >= Decimal(10000000000):
         raise FieldError(field, str(_l("That amount is too large.")))
     return amount.quantize(Decimal("0.01"))
 

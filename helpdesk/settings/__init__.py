@@ -20,8 +20,18 @@ from ..config import ENV_PREFIX
 from ..extensions import db
 from .models import ClosingDay, Setting
 
-__all__ = ["ClosingDay", "Setting", "SettingsError", "EDITABLE", "apply_settings", "save_settings",
-           "setup_needed", "locked_keys", "validate_setting", "setting_value"]
+__all__ = [
+    "EDITABLE",
+    "ClosingDay",
+    "Setting",
+    "SettingsError",
+    "apply_settings",
+    "locked_keys",
+    "save_settings",
+    "setting_value",
+    "setup_needed",
+    "validate_setting",
+]
 
 
 class SettingsError(ValueError):
@@ -111,8 +121,6 @@ def setting_value(key: str) -> str | None:
 
 def save_settings(values: dict[str, str | None], *, user=None) -> dict[str, str | None]:
     """Validate all values, then store them (flush, no commit); audit each change."""
-    from ..audit import record
-
     cleaned = {}
     for key, raw in values.items():
         if key not in KEYS or key in locked_keys():

@@ -79,8 +79,8 @@ def create_staff(actor: User | None, *, email: str, role: str, name: str | None 
                  language: str | None = None, extension: str | None = None,
                  logmein_email: str | None = None, password: str | None = None) -> User:
     """A staff account; without a password the person sets one from a reset link."""
-    values = _clean(dict(email=email, role=role, name=name, language=language,
-                         extension=extension, logmein_email=logmein_email), None)
+    values = _clean({"email": email, "role": role, "name": name, "language": language,
+                         "extension": extension, "logmein_email": logmein_email}, None)
     check_password(password)
     values["name"] = values["name"] or values["email"].split("@")[0]
     user = User(active=True, **values)

@@ -18,4 +18,4 @@ def _admins_only():
     require_roles(current_user, Role.ADMIN)
 
 
-from . import pricing, routes, settings_views, staff  # noqa: F401,E402
+from . import pricing, routes, settings_views, staff  # noqa: F401

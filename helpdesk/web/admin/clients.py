@@ -44,8 +44,8 @@ from .forms import (
     ContractForm,
     EndContractForm,
     PackageChangeForm,
-    options,
     PortalForm,
+    options,
     split_lines,
 )
 
@@ -182,12 +182,12 @@ def _client_page(client: Client, form=None, status: int = 200, **extra):
                                  .options(selectinload(Contract.changes),
                                           selectinload(Contract.addons))
                                  .order_by(Contract.start_date.desc(), Contract.id.desc())).all()
-    ctx = dict(client=client, form=form, contacts=contacts, portal=portal, history=history,
-               today=today, archive_form=extra.pop("archive_form", None) or ArchiveForm(),
-               can_admin=svc.can_edit_client_record(current_user),
-               can_manage=svc.can_manage_client(current_user, client),
-               open_tickets=svc.open_ticket_count(client),
-               contract_form=extra.pop("contract_form", None) or _contract_form())
+    ctx = {"client": client, "form": form, "contacts": contacts, "portal": portal, "history": history,
+               "today": today, "archive_form": extra.pop("archive_form", None) or ArchiveForm(),
+               "can_admin": svc.can_edit_client_record(current_user),
+               "can_manage": svc.can_manage_client(current_user, client),
+               "open_tickets": svc.open_ticket_count(client),
+               "contract_form": extra.pop("contract_form", None) or _contract_form()}
     ctx.update(extra)
     return render_template("admin/client.html", **ctx), status
 
@@ -389,7 +389,7 @@ def _contract_forms(contract: Contract, **given):
     addon.addon.choices = options([(str(a.id), a.name) for a in db.session.scalars(
         select(Addon).where(Addon.active.is_(True)).order_by(Addon.name))])
     end = given.get("end") or EndContractForm(formdata=None, end=contract.end_date)
-    return dict(change_form=change, addon_form=addon, end_form=end)
+    return {"change_form": change, "addon_form": addon, "end_form": end}
 
 
 @bp.route("/contracts/<int:contract_id>")
