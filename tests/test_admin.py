@@ -552,3 +552,22 @@ def test_logo_upload_is_checked_stored_and_shown(client, auth, factory, app, tmp
     from reports.data import _vendor
 
     assert _vendor().logo_path.read_bytes() == _png()  # the reports print the same file
+
+
+def test_an_archived_clients_portal_user_reads_history_but_opens_no_ticket(client, auth, factory):
+    acme = factory.client("Acme d.o.o.")
+    user = factory.user(Role.CLIENT, client=acme)
+    old = create_ticket(subject="Last year's question", client_id=acme.id, actor="test")
+    clients.archive_client(None, acme, confirm=True)
+    db.session.commit()
+    auth.login(user.email)
+    token = auth.csrf("/portal/tickets/new")
+    resp = client.post("/portal/tickets/new", data={"csrf_token": token, "subject": "New one",
+                                                    "body": "Hello"})
+    assert resp.status_code == 400
+    # In the client's language (Serbian here).
+    assert "Acme d.o.o. je arhiviran: nema novih ugovora ni tiketa." in resp.get_data(as_text=True)
+    assert _count(Ticket) == 1
+    assert "Last year&#39;s question" in client.get("/portal/").get_data(as_text=True) or \
+        "Last year's question" in client.get("/portal/").get_data(as_text=True)
+    assert old.id
