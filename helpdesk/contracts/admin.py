@@ -67,6 +67,9 @@ def overlapping(client: Client, start: date, end: date | None,
 def create_contract(actor: User | None, client: Client, package: Package, *, start: date,
                     term_months: int = 12, auto_renew: bool = True, trial: bool = False,
                     monthly_fee: Decimal | None = None, notes: str | None = None) -> Contract:
+    # Two tabs signing at once: the second waits here and then sees the first (PostgreSQL).
+    db.session.execute(select(Client.id).where(Client.id == client.id).with_for_update())
+    db.session.refresh(client, ["contracts"])
     require_not_archived(client)
     if not package.active:
         raise FieldError("package", str(_l("%(name)s is no longer sold.", name=package.name)))

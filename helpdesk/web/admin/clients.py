@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ...audit import record  # noqa: F401  (domain functions audit; kept for symmetry)
@@ -135,6 +136,9 @@ def new_client():
         except FieldError as exc:
             db.session.rollback()
             show_error(form, exc)
+        except IntegrityError:  # the same client sent twice at once (double click, two tabs)
+            db.session.rollback()
+            form.name.errors = [_("A client with this name or domain was just created.")]
         else:
             db.session.commit()
             flash(_("Client %(name)s created.", name=client.name), "success")
