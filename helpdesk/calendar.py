@@ -170,8 +170,11 @@ class BusinessCalendar:
         weekdays: Iterable[int] = frozenset(range(5)),
         always_open: bool = False,
         half_day_end: time = time(13),
+        closed_days: Iterable[date] = frozenset(),
     ) -> None:
         self.tz_name = tz
+        #: The vendor's extra closing days (admin settings), closed like public holidays.
+        self.closed_days = frozenset(closed_days)
         self.tz = ZoneInfo(tz)
         if country is not None:
             country = country.upper()
@@ -204,8 +207,12 @@ class BusinessCalendar:
 
     def _holidays(self, year: int) -> tuple[frozenset[date], frozenset[date]]:
         if self.country is None:
-            return frozenset(), frozenset()
-        return _holiday_dates(self.country, year)
+            full, half = frozenset(), frozenset()
+        else:
+            full, half = _holiday_dates(self.country, year)
+        if self.closed_days:
+            full = full | self.closed_days
+        return full, half
 
     def _local_hours(self, day: date) -> tuple[time, time] | None:
         """Local opening and closing time of a day on an office calendar, or None if closed."""
@@ -371,9 +378,11 @@ def get_calendar(
     always_open: bool = False,
     weekdays: frozenset[int] = frozenset(range(5)),
     half_day_end: time = time(13),
+    closed_days: frozenset[date] = frozenset(),
 ) -> BusinessCalendar:
     """Shared calendar for a configuration, so its holiday timeline is built only once."""
     return BusinessCalendar(
+        closed_days=closed_days,
         tz=tz,
         country=country,
         start=start,

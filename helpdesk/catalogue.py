@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from .extensions import db
-from .models import Addon, Package, SlaPolicy
 
 #: code, name, included minutes/month, fee/month, visits/year, overage EUR/h, rank, SLA (min)
 DEFAULT_PACKAGES = (
@@ -22,23 +19,12 @@ DEFAULT_ADDONS = (
 
 
 def ensure_catalogue() -> bool:
-    """Create the default price list where it is missing; never overwrite edits. True if changed."""
-    changed = False
-    for code, name, minutes, fee, visits, rate, rank, (first, resolve) in DEFAULT_PACKAGES:
-        pkg = db.session.scalar(select(Package).where(Package.code == code))
-        if pkg is None:
-            pkg = Package(code=code, name=name, included_minutes=minutes, monthly_fee=fee,
-                          visits_per_year=visits, overage_rate=rate, rank=rank)
-            db.session.add(pkg)
-            db.session.flush()
-            changed = True
-        if pkg.sla_policy is None:
-            db.session.add(SlaPolicy(package_id=pkg.id, first_response_minutes=first,
-                                     resolution_minutes=resolve))
-            changed = True
-    for code, name, fee in DEFAULT_ADDONS:
-        if db.session.scalar(select(Addon).where(Addon.code == code)) is None:
-            db.session.add(Addon(code=code, name=name, monthly_fee=fee))
-            changed = True
+    """Create the default price list where it is missing; never overwrite edits. True if changed.
+
+    The same seeding as migration 0004 and ``flask setup`` (:mod:`helpdesk.pricelist.seed`).
+    """
+    from .pricelist.seed import seed_price_list
+
+    changed = seed_price_list(db.session.connection()) > 0
     db.session.flush()
     return changed

@@ -22,7 +22,12 @@ user_cli = AppGroup("user", help="Manage user accounts and API tokens.")
 @click.option("--password", default=None, help="Prompted for (hidden) when not given.")
 def create_user(email, role, client_id, name, portal_role, password):
     """Create a user. Client users need --client."""
-    email = email.strip().lower()
+    from .clients.validate import EmailError, clean_email
+
+    try:
+        email = clean_email(email)
+    except EmailError as exc:
+        raise click.UsageError(str(exc)) from None
     if role == Role.CLIENT and client_id is None:
         raise click.UsageError("--client is required for a client user")
     if role != Role.CLIENT and client_id is not None:

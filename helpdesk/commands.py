@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "helpdesk.capacity.cli",
     "helpdesk.reminders",
     "helpdesk.sla.cli",
+    "helpdesk.clients.cli",
     "mail_ingest.cli",
     "reports.cli",
     "helpdesk.integrations.cli",

@@ -39,6 +39,8 @@ def defaults(instance_path: str) -> dict:
         "TIMEZONE": "Europe/Belgrade",
         "CURRENCY": "EUR",
         "HOLIDAY_COUNTRY": "RS",
+        #: While no admin exists, pages lead to /setup (the first run). Tests switch it off.
+        "SETUP_REDIRECT": True,
         "DEFAULT_LANGUAGE": "en",
         "LANGUAGES": ["en", "sr_Latn", "tr"],
         "BABEL_DEFAULT_LOCALE": "en",
@@ -67,6 +69,8 @@ def defaults(instance_path: str) -> dict:
         "BACKUP_DIR": str(inst / "backups"),
         "BACKUP_KEEP_DAYS": 14,
         "REPORT_DIR": str(inst / "reports"),
+        #: Where a logo uploaded in /setup or /admin/settings is kept.
+        "BRANDING_DIR": str(inst / "branding"),
         # Outgoing mail (Flask-Mail)
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": 1025,

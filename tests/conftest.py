@@ -51,6 +51,7 @@ def base_config(**overrides) -> dict:
         "INGEST_ACK_JOURNAL": str(_tmp_root / "ack-sent.journal"),
         "MAIL_SUPPRESS_SEND": True,
         "SERVER_NAME": "helpdesk.test",
+        "SETUP_REDIRECT": False,  # most tests have no admin; tests of the first run turn it on
     }
     cfg.update(overrides)
     return cfg

@@ -123,9 +123,13 @@ class _Catalogue:
     addons: dict[int, Addon]
 
 
-def _load_catalogue() -> _Catalogue:
+def _load_catalogue(period: str | None = None) -> _Catalogue:
+    """The price list; with ``period``, each package at the price in force that month."""
+    from ..pricelist.services import packages_in_force
+
+    packages = {p.id: p for p in db.session.scalars(select(Package))}
     return _Catalogue(
-        packages={p.id: p for p in db.session.scalars(select(Package))},
+        packages=packages_in_force(packages, month_bounds(period)[0]) if period else packages,
         addons={a.id: a for a in db.session.scalars(select(Addon))},
     )
 
@@ -390,7 +394,7 @@ def contract_state(client: Client, period: str) -> ContractState:
     _, after, _ = month_bounds(period)
     contracts = _load_contracts([client.id], after)
     return _build_state(
-        client, period, contracts.get(client.id, []), _load_catalogue(),
+        client, period, contracts.get(client.id, []), _load_catalogue(period),
         _visit_starts([client.id], period).get(client.id, []),
     )
 
@@ -406,7 +410,7 @@ def usage_many(
     rules = rules or billing_rules()
     ids = [c.id for c in clients]
     _, after, _ = month_bounds(period)
-    catalogue = _load_catalogue()
+    catalogue = _load_catalogue(period)
     contracts = _load_contracts(ids, after)
     visits = _visit_starts(ids, period)
     records = _records(_entry_rows(ids, period), rules)

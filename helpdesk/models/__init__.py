@@ -1,5 +1,7 @@
 """All tables of the helpdesk; import models from here."""
 
+from ..pricelist.models import PackagePrice  # noqa: F401  (issue 12: registers the table)
+from ..settings.models import ClosingDay, Setting  # noqa: F401  (issue 12: registers the tables)
 from .accounting import (
     ClosedMonth,
     EntryKind,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -76,6 +77,10 @@ class Contact(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     #: Receives reminders and monthly reports for the company.
     is_primary: Mapped[bool] = mapped_column(default=False)
+    #: The language mail to this person is written in (None: the client's).
+    language: Mapped[str | None] = mapped_column(String(10))
+    #: False once deactivated: kept for history, no longer matched or mailed.
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     client = relationship("Client", back_populates="contacts")

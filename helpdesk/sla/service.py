@@ -37,7 +37,22 @@ def business_calendar(client: Client | None, *, always_open: bool = False) -> Bu
         start=_hhmm(cfg["WORKDAY_START"]),
         end=_hhmm(cfg["WORKDAY_END"]),
         always_open=always_open,
+        closed_days=_closing_days(country),
     )
+
+
+def _closing_days(country: str | None) -> frozenset:
+    """The vendor's extra closing days for a holiday country (read once per request or job)."""
+    from flask import g, has_app_context
+
+    from ..settings import closing_days
+
+    if not has_app_context():
+        return frozenset()
+    cache = g.setdefault("_helpdesk_closing_days", {})
+    if country not in cache:
+        cache[country] = closing_days(country)
+    return cache[country]
 
 
 def ticket_calendar(ticket: Ticket) -> BusinessCalendar:

@@ -22,6 +22,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(feeds_bp)
     app.register_blueprint(integrations_bp, url_prefix="/integrations")
+    from .admin.clients import bp as manage_bp
+    from .admin.setup import bp as setup_bp
+
+    app.register_blueprint(manage_bp, url_prefix="/admin/clients")
+    app.register_blueprint(setup_bp)
 
     @app.route("/")
     def index():

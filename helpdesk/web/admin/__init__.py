@@ -19,3 +19,4 @@ def _admins_only():
 
 
 from . import audit, mailboxes, routes  # noqa: F401
+from . import pricing, routes, settings_views, staff  # noqa: F401

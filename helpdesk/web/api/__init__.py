@@ -44,3 +44,4 @@ from . import (  # noqa: F401
     usage,
     webhooks,
 )
+from . import admin_objects, openapi, routes, usage  # noqa: F401

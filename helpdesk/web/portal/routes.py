@@ -180,7 +180,12 @@ def _contact_id_for(user) -> int | None:
 def new_ticket() -> ResponseReturnValue:
     """Open a ticket, with attachments."""
     form = TicketForm()
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if valid and current_user.client.archived_at is not None:
+        # An archived client opens no new tickets (issue 12); its history stays readable.
+        form.subject.errors = [_("%(name)s is archived: no new contracts or tickets.",
+                                 name=current_user.client.name)]
+    elif valid:
         files = _read_uploads(form.attachments)
         if files is not None:
             user = current_user._get_current_object()

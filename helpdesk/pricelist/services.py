@@ -1,0 +1,242 @@
+"""Editing the price list: packages (minutes, fee, overage rate, SLA targets, visits) and add-ons.
+
+A price change takes effect from the first day of a month and is kept in ``package_prices``; the
+accounting reads the price in force for each month, so a closed month (and its stored PDF) never
+changes and earlier open months keep the price they had.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..audit import record, snapshot
+from ..clients.validate import FieldError
+from ..extensions import db
+from ..models import Addon, ClosedMonth, Package, SlaPolicy, User
+from .models import PackagePrice
+
+PRICE_FIELDS = ("included_minutes", "monthly_fee", "overage_rate", "visits_per_year")
+#: The row standing for the price a package had before its first recorded change.
+BASELINE = date(2000, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class PackageTerms:
+    """A package as billed in one month (same attribute names as :class:`Package`)."""
+
+    id: int
+    code: str
+    name: str
+    rank: int
+    included_minutes: int
+    monthly_fee: Decimal
+    overage_rate: Decimal
+    visits_per_year: int
+
+
+def _terms(package: Package, price: PackagePrice | None) -> PackageTerms:
+    src = price or package
+    return PackageTerms(package.id, package.code, package.name, package.rank,
+                        src.included_minutes, src.monthly_fee, src.overage_rate,
+                        src.visits_per_year)
+
+
+def packages_in_force(packages: dict[int, Package], first_day: date) -> dict[int, PackageTerms]:
+    """Each package with the latest price change on or before ``first_day``."""
+    rows = db.session.scalars(
+        select(PackagePrice).where(PackagePrice.effective_from <= first_day)
+        .order_by(PackagePrice.package_id, PackagePrice.effective_from)
+    )
+    latest: dict[int, PackagePrice] = {}
+    for row in rows:
+        latest[row.package_id] = row
+    return {pid: _terms(p, latest.get(pid)) for pid, p in packages.items()}
+
+
+def price_on(package: Package, day: date) -> PackageTerms:
+    first = day.replace(day=1)
+    return packages_in_force({package.id: package}, first)[package.id]
+
+
+def history(package: Package) -> list[PackagePrice]:
+    return list(db.session.scalars(
+        select(PackagePrice).where(PackagePrice.package_id == package.id,
+                                   PackagePrice.effective_from > BASELINE)
+        .order_by(PackagePrice.effective_from.desc())))
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+def money(field: str, value) -> Decimal:
+    try:
+        amount = Decimal(str(value).strip().replace(",", "."))
+    except (InvalidOperation, ValueError):
+        raise FieldError(field, str(_l("Not an amount: %(value)s (e.g. 120.00).",
+                                       value=value))) from None
+    if not amount.is_finite():
+        raise FieldError(field, str(_l("Not an amount: %(value)s (e.g. 120.00).", value=value)))
+    if amount < 0:
+        raise FieldError(field, str(_l("A price cannot be negative.")))
+    if amount >= Decimal(10000000000):
+        raise FieldError(field, str(_l("That amount is too large.")))
+    return amount.quantize(Decimal("0.01"))
+
+
+def whole(field: str, value, *, minimum: int = 0) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise FieldError(field, str(_l("A whole number, please."))) from None
+    if number < minimum:
+        raise FieldError(field, str(_l("At least %(n)s.", n=minimum)))
+    return number
+
+
+def _closed(day: date) -> bool:
+    return db.session.scalar(select(ClosedMonth.id).where(
+        ClosedMonth.period == f"{day.year:04d}-{day.month:02d}")) is not None
+
+
+# -- packages -------------------------------------------------------------------------------
+
+
+def change_price(actor: User | None, package: Package, *, effective_from: date,
+                 included_minutes, monthly_fee, overage_rate, visits_per_year) -> PackagePrice:
+    """New prices from the first day of a month that is not closed; earlier months keep theirs."""
+    values = {
+        "included_minutes": whole("included_minutes", included_minutes),
+        "monthly_fee": money("monthly_fee", monthly_fee),
+        "overage_rate": money("overage_rate", overage_rate),
+        "visits_per_year": whole("visits_per_year", visits_per_year),
+    }
+    if effective_from.day != 1:
+        raise FieldError("effective_from", str(_l("Prices change on the first day of a month.")))
+    if _closed(effective_from):
+        raise FieldError("effective_from", str(_l(
+            "%(month)s is closed: its bills are final. Choose a later month.",
+            month=f"{effective_from:%Y-%m}")))
+    later = db.session.scalar(select(PackagePrice).where(
+        PackagePrice.package_id == package.id, PackagePrice.effective_from > effective_from))
+    if later is not None:
+        raise FieldError("effective_from", str(_l(
+            "A price change from %(day)s is already planned; change that one instead.",
+            day=later.effective_from.isoformat())))
+    if db.session.scalar(select(PackagePrice.id).where(PackagePrice.package_id == package.id)
+                         .limit(1)) is None:
+        # Keep what the package cost until now, so earlier open months do not change.
+        db.session.add(PackagePrice(package_id=package.id, effective_from=BASELINE,
+                                    **{k: getattr(package, k) for k in PRICE_FIELDS}))
+    row = db.session.scalar(select(PackagePrice).where(
+        PackagePrice.package_id == package.id, PackagePrice.effective_from == effective_from))
+    before = snapshot(row) if row is not None else None
+    if row is None:
+        row = PackagePrice(package_id=package.id, effective_from=effective_from)
+        db.session.add(row)
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.created_by_id = getattr(actor, "id", None)
+    db.session.flush()
+    record(row, "update" if before else "create", user=actor, before=before)
+    from ..queues import local_today
+
+    if effective_from <= local_today():
+        pkg_before = snapshot(package)
+        for key, value in values.items():
+            setattr(package, key, value)
+        db.session.flush()
+        record(package, "price_change", user=actor, before=pkg_before)
+    return row
+
+
+def update_package(actor: User | None, package: Package, *, name: str, rank, active: bool,
+                   first_response_minutes, resolution_minutes) -> Package:
+    """Name, order, availability and SLA targets (normal priority; others derive from it)."""
+    name = (name or "").strip()
+    if not name:
+        raise FieldError("name", str(_l("Please give the package's name.")))
+    rank = whole("rank", rank)
+    first = whole("first_response_minutes", first_response_minutes, minimum=1)
+    resolve = whole("resolution_minutes", resolution_minutes, minimum=1)
+    if resolve < first:
+        raise FieldError("resolution_minutes",
+                         str(_l("The resolution target cannot be shorter than the first response.")))
+    before = snapshot(package) | _sla(package)
+    package.name, package.rank, package.active = name[:100], rank, bool(active)
+    if package.sla_policy is None:
+        package.sla_policy = SlaPolicy(first_response_minutes=first, resolution_minutes=resolve)
+    else:
+        package.sla_policy.first_response_minutes = first
+        package.sla_policy.resolution_minutes = resolve
+    db.session.flush()
+    after = snapshot(package) | _sla(package)
+    if after != before:
+        record(package, "update", user=actor, before=before, after=after)
+    return package
+
+
+def _sla(package: Package) -> dict:
+    p = package.sla_policy
+    return {"first_response_minutes": p.first_response_minutes if p else None,
+            "resolution_minutes": p.resolution_minutes if p else None}
+
+
+def create_package(actor: User | None, *, code: str, name: str, included_minutes, monthly_fee,
+                   overage_rate, visits_per_year, rank, first_response_minutes,
+                   resolution_minutes) -> Package:
+    code = (code or "").strip().lower()
+    if not code or not code.replace("_", "").isalnum() or len(code) > 30:
+        raise FieldError("code", str(_l("A short code of letters, digits and _, e.g. premium.")))
+    if db.session.scalar(select(Package).where(Package.code == code)):
+        raise FieldError("code", str(_l("A package with the code %(code)s exists.", code=code)))
+    package = Package(code=code, name="-", rank=0, active=True,
+                      included_minutes=whole("included_minutes", included_minutes),
+                      monthly_fee=money("monthly_fee", monthly_fee),
+                      overage_rate=money("overage_rate", overage_rate),
+                      visits_per_year=whole("visits_per_year", visits_per_year))
+    # Validate the rest before adding anything.
+    if not (name or "").strip():
+        raise FieldError("name", str(_l("Please give the package's name.")))
+    first = whole("first_response_minutes", first_response_minutes, minimum=1)
+    resolve = whole("resolution_minutes", resolution_minutes, minimum=1)
+    db.session.add(package)
+    db.session.flush()
+    update_package(None, package, name=name, rank=rank, active=True,
+                   first_response_minutes=first, resolution_minutes=resolve)
+    record(package, "create", user=actor, after=snapshot(package) | _sla(package))
+    return package
+
+
+# -- add-ons --------------------------------------------------------------------------------
+
+
+def save_addon(actor: User | None, addon: Addon | None, *, code: str | None = None, name: str,
+               monthly_fee, active: bool = True) -> Addon:
+    fee = money("monthly_fee", monthly_fee)
+    name = (name or "").strip()
+    if not name:
+        raise FieldError("name", str(_l("Please give the add-on's name.")))
+    if addon is None:
+        code = (code or "").strip().lower()
+        if not code or not code.replace("_", "").isalnum() or len(code) > 30:
+            raise FieldError("code", str(_l("A short code of letters, digits and _, e.g. "
+                                            "cloud_backup.")))
+        if db.session.scalar(select(Addon).where(Addon.code == code)):
+            raise FieldError("code", str(_l("An add-on with the code %(code)s exists.",
+                                            code=code)))
+        addon = Addon(code=code, name=name, monthly_fee=fee, active=active)
+        db.session.add(addon)
+        db.session.flush()
+        record(addon, "create", user=actor)
+        return addon
+    before = snapshot(addon)
+    addon.name, addon.monthly_fee, addon.active = name[:100], fee, bool(active)
+    db.session.flush()
+    if snapshot(addon) != before:
+        record(addon, "update", user=actor, before=before)
+    return addon

@@ -1,0 +1,1 @@
+"""Staff accounts (agents, account managers, admins): create, edit, deactivate, reset links."""

@@ -1,0 +1,151 @@
+"""The price list (``/admin/prices``): packages with their price history, SLA targets, add-ons."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ...clients.validate import FieldError
+from ...extensions import db
+from ...models import Addon, Package, Priority
+from ...pricelist import services as svc
+from ...queues import local_today
+from ...sla.clock import SlaTargets, targets_for
+from . import bp
+from .common import show_error
+from .forms import AddonPriceForm, NewPackageForm, PackageForm, PriceForm
+
+
+def _next_month():
+    today = local_today()
+    return (today.replace(day=28) + __import__("datetime").timedelta(days=4)).replace(day=1)
+
+
+@bp.route("/prices")
+def prices():
+    today = local_today()
+    packages = db.session.scalars(select(Package).order_by(Package.rank)).all()
+    addons = db.session.scalars(select(Addon).order_by(Addon.name)).all()
+    return render_template("admin/prices.html", packages=packages, addons=addons,
+                           in_force={p.id: svc.price_on(p, today) for p in packages},
+                           new_addon=AddonPriceForm(formdata=None))
+
+
+def _package_or_404(package_id: int) -> Package:
+    package = db.session.get(Package, package_id)
+    if package is None:
+        abort(404)
+    return package
+
+
+def _targets(package: Package) -> list:
+    policy = package.sla_policy
+    if policy is None:
+        return []
+    base = SlaTargets(policy.first_response_minutes, policy.resolution_minutes)
+    return [(p, targets_for(base, p)) for p in Priority.values()]
+
+
+@bp.route("/prices/packages/<int:package_id>", methods=["GET", "POST"])
+def package(package_id: int):
+    package = _package_or_404(package_id)
+    form = PackageForm(obj=None if request.method == "POST" else package, prefix="p")
+    today = local_today()
+    current = svc.price_on(package, today)
+    price_form = PriceForm(formdata=None, prefix="x", effective_from=_next_month(),
+                           included_minutes=current.included_minutes,
+                           monthly_fee=current.monthly_fee, overage_rate=current.overage_rate,
+                           visits_per_year=current.visits_per_year)
+    if request.method == "GET" and package.sla_policy is not None:
+        form.first_response_minutes.data = package.sla_policy.first_response_minutes
+        form.resolution_minutes.data = package.sla_policy.resolution_minutes
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            svc.update_package(current_user, package, name=form.name.data, rank=form.rank.data,
+                               active=form.active.data,
+                               first_response_minutes=form.first_response_minutes.data,
+                               resolution_minutes=form.resolution_minutes.data)
+        except FieldError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for(".package", package_id=package.id))
+    return _package_page(package, form, price_form, current)
+
+
+def _package_page(package, form, price_form, current):
+    status = 422 if form.errors or price_form.errors else 200
+    return render_template("admin/package.html", package=package, form=form,
+                           price_form=price_form, current=current,
+                           history=svc.history(package), targets=_targets(package)), status
+
+
+@bp.route("/prices/packages/<int:package_id>/price", methods=["POST"])
+def package_price(package_id: int):
+    package = _package_or_404(package_id)
+    price_form = PriceForm(prefix="x")
+    if price_form.validate_on_submit():
+        try:
+            svc.change_price(current_user, package,
+                             effective_from=price_form.effective_from.data,
+                             included_minutes=price_form.included_minutes.data,
+                             monthly_fee=price_form.monthly_fee.data,
+                             overage_rate=price_form.overage_rate.data,
+                             visits_per_year=price_form.visits_per_year.data)
+        except FieldError as exc:
+            db.session.rollback()
+            show_error(price_form, exc)
+        else:
+            db.session.commit()
+            flash(_("New prices from %(day)s.",
+                    day=price_form.effective_from.data.isoformat()), "success")
+            return redirect(url_for(".package", package_id=package.id))
+    form = PackageForm(obj=package, prefix="p")
+    return _package_page(package, form, price_form, svc.price_on(package, local_today()))
+
+
+@bp.route("/prices/packages/new", methods=["GET", "POST"])
+def new_package():
+    form = NewPackageForm()
+    if form.validate_on_submit():
+        try:
+            package = svc.create_package(
+                current_user, code=form.code.data, name=form.name.data,
+                included_minutes=form.included_minutes.data, monthly_fee=form.monthly_fee.data,
+                overage_rate=form.overage_rate.data, visits_per_year=form.visits_per_year.data,
+                rank=form.rank.data, first_response_minutes=form.first_response_minutes.data,
+                resolution_minutes=form.resolution_minutes.data)
+        except FieldError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            return redirect(url_for(".package", package_id=package.id))
+    return render_template("admin/package_new.html", form=form), (422 if form.errors else 200)
+
+
+@bp.route("/prices/addons/<int:addon_id>", methods=["GET", "POST"])
+@bp.route("/prices/addons/new", methods=["GET", "POST"], defaults={"addon_id": None})
+def addon(addon_id: int | None):
+    addon = db.session.get(Addon, addon_id) if addon_id else None
+    if addon_id and addon is None:
+        abort(404)
+    form = AddonPriceForm(obj=None if request.method == "POST" else addon)
+    if form.validate_on_submit():
+        try:
+            addon = svc.save_addon(current_user, addon, code=form.code.data,
+                                   name=form.name.data, monthly_fee=form.monthly_fee.data,
+                                   active=form.active.data)
+        except FieldError as exc:
+            db.session.rollback()
+            show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for(".prices"))
+    return render_template("admin/addon_form.html", form=form, addon=addon), (
+        422 if form.errors else 200)
