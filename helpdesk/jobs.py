@@ -111,7 +111,8 @@ JOBS: tuple[Job, ...] = (
         "helpdesk.contracts.changes:apply_due_changes",
         "SCHEDULE_CONTRACT_CHANGES",
         ("now",),
-        description="Put planned package changes (downgrades) into force on their day.",
+        description="Contract lifecycle: renewals, ends, trials, planned package changes, "
+        "warranty offers.",
     ),
     Job(
         "backup",

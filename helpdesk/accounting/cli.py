@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -300,13 +301,22 @@ def downgrade_command(client_id: int, package_code: str, day, fee: str | None,
 
 
 @contract_cli.command("apply-due")
-def apply_due_command() -> None:
-    """Point each contract at the package in force today (after planned downgrades)."""
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Run the lifecycle of this day (default: today), e.g. to make up downtime.")
+def apply_due_command(day) -> None:
+    """Run the day's contract lifecycle: renewals, ends, trials, planned package changes,
+    warranty offers (the daily job does the same; running it twice changes nothing more)."""
+    from datetime import datetime, time
+
     from ..contracts.changes import apply_due_changes
 
-    changed = apply_due_changes()
+    now = None
+    if day is not None:
+        zone = ZoneInfo(current_app.config["TIMEZONE"])
+        now = datetime.combine(day.date(), time(12), zone).astimezone(ZoneInfo("UTC"))
+    summary = apply_due_changes(now)
     db.session.commit()
-    click.echo(f"{changed} contract(s) moved to their new package")
+    click.echo(str(summary))
 
 
 COMMANDS = [billing_cli, import_cli, contract_cli]
