@@ -30,6 +30,7 @@ from helpdesk.sla.service import business_calendar, read_clocks
 from helpdesk.visits import visits_summary
 from reports.i18n import ReportFormatter, formatter
 from reports.model import (
+    ContractEvent,
     AccountManager,
     ChannelMinutes,
     ReportInput,
@@ -118,6 +119,18 @@ def _build(
         sla=_compliance(tickets),
         visits=_visits(client, period, issued),
         holidays=_holidays(client, period),
+        contract_events=_contract_events(client, period, names),
+    )
+
+
+def _contract_events(client: Client, period: str, names: _Names) -> tuple[ContractEvent, ...]:
+    """The contract history of the month (terms, upgrades, add-ons, trial conversion, end)."""
+    from helpdesk.contracts.history import contract_history
+
+    first, after, _ = month_bounds(period)
+    return tuple(
+        ContractEvent(e.day, e.kind, names.addons.get(e.name, e.name), e.before)
+        for e in contract_history(client, first, after)
     )
 
 

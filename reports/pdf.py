@@ -48,7 +48,14 @@ from reportlab.platypus import (
 
 from reports.charts import channel_chart, daily_chart
 from reports.i18n import LOCALES, ReportFormatter, formatter
-from reports.model import Channel, ReportInput, SlaOutcome, TicketLine, TimeEntryLine
+from reports.model import (
+    Channel,
+    ContractEvent,
+    ReportInput,
+    SlaOutcome,
+    TicketLine,
+    TimeEntryLine,
+)
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT = "DejaVuSans"
@@ -410,6 +417,35 @@ def _summary(data: ReportInput, fmt: ReportFormatter) -> list[Flowable]:
     return [_p(gettext("Summary"), "h2"), table]
 
 
+def _event_text(event: ContractEvent, fmt: ReportFormatter) -> str:
+    gettext = fmt.gettext
+    values = {"package": event.name, "before": event.before or "–", "addon": event.name}
+    texts = {
+        "start": gettext("Contract started on %(package)s"),
+        "trial_start": gettext("Trial of %(package)s started"),
+        "trial_conversion": gettext("Trial converted to %(package)s"),
+        "renewal": gettext("Renewed for a new term on %(package)s"),
+        "upgrade": gettext("Upgraded from %(before)s to %(package)s"),
+        "downgrade": gettext("Downgraded from %(before)s to %(package)s"),
+        "addon_added": gettext("Add-on %(addon)s added"),
+        "addon_removed": gettext("Add-on %(addon)s removed (last day)"),
+        "renewal_cancelled": gettext("Renewal cancelled"),
+        "trial_end": gettext("Trial ended without a contract"),
+        "end": gettext("Contract ended (last day)"),
+    }
+    return texts.get(event.kind, event.kind) % values
+
+
+def _contract_events(data: ReportInput, fmt: ReportFormatter) -> list[Flowable]:
+    """The month's contract changes; nothing when the contract did not change."""
+    if not data.contract_events:
+        return []
+    rows = [[fmt.date(e.day), _fit(_event_text(e, fmt), FONT, 8.5, 140 * mm)]
+            for e in data.contract_events]
+    return [Spacer(1, 3 * mm), _p(fmt.gettext("Contract changes this month"), "h2"),
+            _small_table(rows, CONTENT_WIDTH)]
+
+
 def _number_formatter(fmt: ReportFormatter) -> Callable[[float], str]:
     return lambda value: format_decimal(value, locale=fmt.locale)
 
@@ -747,6 +783,7 @@ def render_report(data: ReportInput) -> bytes:
     story: list[Flowable] = [
         *_header(data, fmt),
         *_summary(data, fmt),
+        *_contract_events(data, fmt),
         *_charts(data, fmt),
         *_sla_and_visits(data, fmt),
         *_tickets(data.tickets, fmt),

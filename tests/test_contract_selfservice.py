@@ -169,4 +169,5 @@ def test_addon_and_cancelled_renewal_show_in_the_history(client, auth, company, 
     assert [ca.addon.code for ca in contract.addons] == ["cloud_backup"]
     assert len([m for m in outbox if "am@vendor.test" in m.recipients]) == 2
     page = client.get("/portal/contract").get_data(as_text=True)
-    assert "Obnova otkazana" in page and "Cloud" in page
+    history = page[page.index("Istorija ugovora"):]
+    assert "Obnova otkazana" in history and "Dodata dodatna usluga" in history, history[:1500]
