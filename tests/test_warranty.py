@@ -1,0 +1,71 @@
+"""Warranty defects: marked and unmarked (with a reason) from the ticket page by staff, only while
+the client's product is under warranty; a client user cannot do it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from helpdesk.extensions import db
+from helpdesk.models import AuditLog, PortalRole, Role, utcnow
+from helpdesk.tickets.services import create_ticket
+
+
+def _ticket(factory, warranty_until):
+    client = factory.client(warranty_until=warranty_until)
+    ticket = create_ticket(subject="Screen flickers", client_id=client.id)
+    db.session.commit()
+    return client, ticket
+
+
+def post(client, auth, ticket, data):
+    token = auth.csrf(f"/console/tickets/{ticket.number}")
+    return client.post(f"/console/tickets/{ticket.number}/warranty",
+                       data={**data, "csrf_token": token}, follow_redirects=True)
+
+
+def test_agent_marks_and_unmarks_with_a_reason(client, auth, factory):
+    agent = factory.user(Role.AGENT, language="en")
+    _, ticket = _ticket(factory, date.today() + timedelta(days=100))
+    auth.login(agent.email)
+    page = client.get(f"/console/tickets/{ticket.number}").get_data(as_text=True)
+    assert "Mark as warranty defect" in page
+    post(client, auth, ticket, {"defect": "1"})
+    db.session.expire_all()
+    assert ticket.warranty_defect
+    # Unmarking without a reason is refused and changes nothing.
+    refused = post(client, auth, ticket, {"defect": "0", "reason": "  "})
+    assert "Say why it is not a warranty defect." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert ticket.warranty_defect
+    post(client, auth, ticket, {"defect": "0", "reason": "User dropped the laptop"})
+    db.session.expire_all()
+    assert not ticket.warranty_defect
+    audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "warranty_unmark")).one()
+    assert "dropped" in str(audit.after)
+
+
+def test_no_marking_after_the_warranty_ended(client, auth, factory):
+    agent = factory.user(Role.AGENT, language="en")
+    _, ticket = _ticket(factory, utcnow().date() - timedelta(days=2))
+    auth.login(agent.email)
+    page = client.get(f"/console/tickets/{ticket.number}").get_data(as_text=True)
+    assert "Mark as warranty defect" not in page
+    refused = post(client, auth, ticket, {"defect": "1"})  # forged: posted directly
+    assert "not under warranty" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert not ticket.warranty_defect
+
+
+def test_a_client_user_cannot_mark_a_warranty_defect(client, auth, factory):
+    customer, ticket = _ticket(factory, date.today() + timedelta(days=100))
+    admin = factory.user(Role.CLIENT, client=customer, portal_role=PortalRole.ADMIN)
+    db.session.commit()
+    auth.login(admin.email)
+    token = auth.csrf("/portal/")
+    response = client.post(f"/console/tickets/{ticket.number}/warranty",
+                           data={"defect": "1", "csrf_token": token})
+    assert response.status_code in (403, 404)
+    db.session.expire_all()
+    assert not ticket.warranty_defect
