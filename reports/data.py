@@ -30,9 +30,9 @@ from helpdesk.sla.service import business_calendar, read_clocks
 from helpdesk.visits import visits_summary
 from reports.i18n import ReportFormatter, formatter
 from reports.model import (
-    ContractEvent,
     AccountManager,
     ChannelMinutes,
+    ContractEvent,
     ReportInput,
     SlaCompliance,
     SlaOutcome,

@@ -3,8 +3,8 @@ the confirmation page is the one the usage API returns afterwards and the month'
 
 from __future__ import annotations
 
-import shutil
 import json
+import shutil
 import subprocess
 import threading
 import urllib.request

@@ -115,6 +115,9 @@ def test_a_second_downgrade_while_one_is_pending_is_refused(client, auth, compan
     auth.login(admin.email)
     first = post(client, auth, "/portal/contract/downgrade", {"package": "basic"})
     assert first.status_code == 302, first.get_data(as_text=True)[:500]
+    db.session.expire_all()
+    [planned] = [c for c in contract.changes if c.kind == "downgrade"]
+    assert planned.effective_date.day == 1 and planned.effective_date > today()
     before = counts()
     second = post(client, auth, "/portal/contract/downgrade", {"package": "basic"})
     assert second.status_code == 400
@@ -157,10 +160,12 @@ def test_a_change_on_a_closed_month_is_refused(client, auth, company, app):
         assert response.status_code == 400, path
         assert "zatvoren" in response.get_data(as_text=True)
     assert counts() == before
+    db.session.expire_all()
+    assert contract.package.code == "standard" and contract.addons == []
 
 
 def test_addon_and_cancelled_renewal_show_in_the_history(client, auth, company, outbox):
-    customer, contract, admin, _ = company
+    _customer, contract, admin, _ = company
     auth.login(admin.email)
     assert post(client, auth, "/portal/contract/addons/cloud_backup/add", {}).status_code == 302
     assert post(client, auth, "/portal/contract/cancel-renewal", {}).status_code == 302

@@ -58,9 +58,8 @@ def contract_history(client: Client, first: date | None = None,
                     change.effective_date, change.kind, change.package.name,
                     change.from_package.name if change.from_package else None))
         for item in c.addons:
-            if previous is None or item.start_date > c.start_date:
-                if item.start_date > c.start_date:
-                    events.append(HistoryEvent(item.start_date, "addon_added", item.addon.name))
+            if item.start_date > c.start_date:
+                events.append(HistoryEvent(item.start_date, "addon_added", item.addon.name))
             if item.end_date is not None and (c.end_date is None or item.end_date < c.end_date):
                 events.append(HistoryEvent(item.end_date, "addon_removed", item.addon.name))
         if c.renewal_cancelled_at is not None:

@@ -15,8 +15,8 @@ from flask import current_app
 from flask_babel import force_locale, format_date, gettext
 from sqlalchemy import select
 
-from ..accounting.rules import change_effective_date
 from ..accounting.ledger import is_month_closed
+from ..accounting.rules import change_effective_date
 from ..accounting.usage import usage_for
 from ..audit import record, snapshot
 from ..extensions import db

@@ -58,7 +58,7 @@ def _page(client, contract, today, **extra) -> str:
 
 def _guard():
     """The contract being changed, after the CSRF check; None with a response when refused."""
-    client, contract, today = _serving()
+    _client, contract, today = _serving()
     if not ActionForm().validate_on_submit():
         return None, None, _refused(_("The form expired. Please try again."))
     if contract is None:
@@ -168,7 +168,7 @@ def contract_cancel_renewal() -> ResponseReturnValue:
 
 @bp.post("/contract/trial-choice")
 def contract_trial_choice() -> ResponseReturnValue:
-    contract, today, refused = _guard()
+    contract, _today, refused = _guard()
     if refused is not None:
         return refused
     code = request.form.get("package") or ""
