@@ -204,3 +204,26 @@ def test_the_warranty_offer_is_mailed_once_in_the_clients_language(factory, mana
     message = mails[0].message()
     assert "31 Ocak 2027" in message["Subject"] + message.get_content()
     assert db.session.scalar(select(func.count()).select_from(SentNotification)) == 1
+
+
+def test_the_account_manager_chooses_for_a_trial_from_the_command_line(app, factory, manager):
+    client = factory.client(manager=manager)
+    today = utcnow_local_date()
+    trial = factory.contract(client, "standard", status="trial", start=today - timedelta(days=3))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    bad = runner.invoke(args=["contract", "trial-choice", str(client.id), "gold"])
+    assert bad.exit_code != 0 and "no package 'gold'" in bad.output
+    ok = runner.invoke(args=["contract", "trial-choice", str(client.id), "basic", "--user",
+                             manager.email])
+    assert ok.exit_code == 0, ok.output
+    db.session.expire_all()
+    assert trial.next_package.code == "basic"
+    again = runner.invoke(args=["contract", "cancel-renewal", str(client.id)])
+    assert again.exit_code != 0 and "only an active contract" in again.output
+
+
+def utcnow_local_date() -> date:
+    from helpdesk.models import utcnow
+
+    return utcnow().astimezone(BELGRADE).date()
