@@ -69,3 +69,26 @@ def test_a_client_user_cannot_mark_a_warranty_defect(client, auth, factory):
     assert response.status_code in (403, 404)
     db.session.expire_all()
     assert not ticket.warranty_defect
+
+
+def test_the_account_manager_chooses_the_package_after_a_trial_on_the_client_page(
+        client, auth, factory):
+    manager = factory.user(Role.ACCOUNT_MANAGER, language="en")
+    agent = factory.user(Role.AGENT, language="en")
+    customer = factory.client(manager=manager)
+    trial = factory.contract(customer, "standard", status="trial",
+                             start=utcnow().date() - timedelta(days=2))
+    db.session.commit()
+    url = f"/console/clients/{customer.id}"
+    auth.login(agent.email)
+    assert "Package after the trial" not in client.get(url).get_data(as_text=True)
+    forged = client.post(f"{url}/contract/trial-choice",
+                         data={"package": "basic", "csrf_token": auth.csrf(url)})
+    assert forged.status_code == 403
+    auth.logout()
+    auth.login(manager.email)
+    assert "Package after the trial" in client.get(url).get_data(as_text=True)
+    client.post(f"{url}/contract/trial-choice",
+                data={"package": "extended", "csrf_token": auth.csrf(url)})
+    db.session.expire_all()
+    assert trial.next_package.code == "extended"

@@ -18,4 +18,4 @@ def _staff_only():
 
 
 from . import reports, routes, time_routes, visits  # noqa: F401
-from . import warranty  # noqa: F401, E402
+from . import contract_lifecycle, warranty  # noqa: F401, E402
