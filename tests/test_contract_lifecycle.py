@@ -227,3 +227,22 @@ def utcnow_local_date() -> date:
     from helpdesk.models import utcnow
 
     return utcnow().astimezone(BELGRADE).date()
+
+
+def test_the_history_api_lists_the_renewal_and_hides_other_managers_clients(app, client,
+                                                                            factory, manager):
+    from helpdesk.models import ApiToken
+
+    customer = factory.client(manager=manager)
+    factory.contract(customer, "standard", start=date(2025, 1, 1), end=date(2025, 12, 31))
+    other_manager = factory.user(Role.ACCOUNT_MANAGER)
+    token, plain = ApiToken.issue(manager, "t")
+    other, other_plain = ApiToken.issue(other_manager, "t")
+    db.session.add_all([token, other])
+    db.session.commit()
+    run_again(datetime(2026, 1, 2, 12, tzinfo=UTC))
+    url = f"/api/v1/clients/{customer.id}/contract-history"
+    data = client.get(url, headers={"Authorization": f"Bearer {plain}"}).get_json()
+    assert [(e["day"], e["kind"]) for e in data["events"]] == [
+        ("2025-01-01", "start"), ("2026-01-01", "renewal")]
+    assert client.get(url, headers={"Authorization": f"Bearer {other_plain}"}).status_code == 404

@@ -32,3 +32,4 @@ def _json_error(exc: HTTPException):
 
 
 from . import openapi, routes, usage  # noqa: F401
+from . import contract_history  # noqa: F401, E402
