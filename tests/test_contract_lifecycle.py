@@ -246,3 +246,23 @@ def test_the_history_api_lists_the_renewal_and_hides_other_managers_clients(app,
     assert [(e["day"], e["kind"]) for e in data["events"]] == [
         ("2025-01-01", "start"), ("2026-01-01", "renewal")]
     assert client.get(url, headers={"Authorization": f"Bearer {other_plain}"}).status_code == 404
+
+
+def test_a_downgrade_asked_in_the_last_month_starts_the_next_term(factory, manager):
+    from helpdesk.contracts.selfservice import SelfServiceError, self_downgrade
+    from helpdesk.models import PortalRole
+
+    client = factory.client(manager=manager)
+    contract = factory.contract(client, "extended", start=date(2026, 1, 1),
+                                end=date(2026, 12, 31))
+    admin = factory.user(Role.CLIENT, client=client, portal_role=PortalRole.ADMIN)
+    db.session.commit()
+    assert self_downgrade(admin, contract, factory.package("standard"), date(2026, 12, 10)) is None
+    db.session.commit()
+    with pytest.raises(SelfServiceError):  # one is pending already
+        self_downgrade(admin, contract, factory.package("basic"), date(2026, 12, 11))
+    db.session.rollback()
+    run_scheduled(date(2026, 12, 31))
+    _, new = contracts_of(client)
+    assert new.package.code == "standard" and new.start_date == date(2027, 1, 1)
+    assert usage_for(client, "2026-12").fee == factory.package("extended").monthly_fee
