@@ -54,6 +54,8 @@ def defaults(instance_path: str) -> dict:
         "NO_CONTRACT_RATE": "50.00",
         "DEVELOPMENT_RATE": "60.00",
         "TRIAL_DAYS": 30,
+        #: Days before the product warranty's end when the maintenance-contract offer is mailed.
+        "WARRANTY_OFFER_DAYS": 30,
         # SLA
         "SLA_WARNING_FRACTION": 0.8,
         # Links in mail are built on this base URL (set it in production, e.g. https://help.example.com)

@@ -129,7 +129,8 @@ JOBS: tuple[Job, ...] = (
         "helpdesk.contracts.changes:apply_due_changes",
         "SCHEDULE_CONTRACT_CHANGES",
         ("now",),
-        description=N_("Put planned package changes (downgrades) into force on their day."),
+        description=N_("Contract lifecycle: renewals, ends, trials, planned package changes, "
+                       "warranty offers."),
     ),
     Job(
         "backup",

@@ -185,8 +185,25 @@ def trial_reminders(now: datetime) -> int:
                 manager=_manager_name(client),
                 vendor=current_app.config["VENDOR_NAME"],
             )
+            body += "\n\n" + gettext(
+                "Choose the package your contract starts on after the trial: %(link)s",
+                link=_choice_link(),
+            )
         sent += send_once(key, client_recipients(client), subject, body)
     return sent
+
+
+def _choice_link() -> str:
+    """The portal page where the client's administrator chooses the package after a trial."""
+    from flask import url_for
+
+    from .portal_accounts import external_url
+
+    try:
+        return external_url("portal.contract_change")
+    except RuntimeError:  # no PUBLIC_URL or SERVER_NAME in a job: the path is all we know
+        with current_app.test_request_context():
+            return url_for("portal.contract_change")
 
 
 # -- hours ---------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from reports.model import (
     AccountManager,
     AdjustmentLine,
     ChannelMinutes,
+    ContractEvent,
     ReportInput,
     SlaCompliance,
     SlaOutcome,
@@ -163,6 +164,17 @@ def _build(
         increment_minutes=rules.increment_minutes,
         out_of_hours_multiplier=Decimal(rules.out_of_hours_multiplier),
         requester=requester.name if requester is not None else None,
+        contract_events=_contract_events(client, period, names),
+
+
+def _contract_events(client: Client, period: str, names: _Names) -> tuple[ContractEvent, ...]:
+    """The contract history of the month (terms, upgrades, add-ons, trial conversion, end)."""
+    from helpdesk.contracts.history import contract_history
+
+    first, after, _ = month_bounds(period)
+    return tuple(
+        ContractEvent(e.day, e.kind, names.addons.get(e.name, e.name), e.before)
+        for e in contract_history(client, first, after)
     )
 
 

@@ -247,6 +247,20 @@ class Visits:
 
 
 @dataclass(frozen=True)
+class ContractEvent:
+    """A change of the contract within the month (a new term, an upgrade, an add-on, the end).
+
+    ``kind`` is one of :data:`helpdesk.contracts.history.KINDS`; ``name`` the package or add-on,
+    ``before`` the package before an upgrade or downgrade.
+    """
+
+    day: date
+    kind: str
+    name: str
+    before: str | None = None
+
+
+@dataclass(frozen=True)
 class ReportInput:
     """Everything one client's monthly usage report prints.
 
@@ -278,6 +292,8 @@ class ReportInput:
     out_of_hours_multiplier: Decimal = Decimal("1.5")
     #: A sub-agent's report: only the tickets this person opened, hours without money.
     requester: str | None = None
+    #: The month's contract changes (printed only when there are any).
+    contract_events: tuple[ContractEvent, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "adjustments", tuple(self.adjustments))
@@ -288,6 +304,7 @@ class ReportInput:
         object.__setattr__(self, "tickets", tuple(self.tickets))
         object.__setattr__(self, "time_entries", tuple(self.time_entries))
         object.__setattr__(self, "holidays", tuple(self.holidays))
+        object.__setattr__(self, "contract_events", tuple(self.contract_events))
         for holiday in self.holidays:
             if (holiday.year, holiday.month) != (self.year, self.month):
                 raise ValueError(f"holiday {holiday} lies outside {self.period}")

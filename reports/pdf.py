@@ -52,7 +52,14 @@ from reports.pdf_layout import (
     _styles,
     setup_reportlab,
 )
-from reports.pdf_sections import _adjustments, _sla_and_visits, _summary, _tickets, _time_entries
+from reports.pdf_sections import (
+    _adjustments,
+    _contract_events,
+    _sla_and_visits,
+    _summary,
+    _tickets,
+    _time_entries,
+)
 
 __all__ = ["render_many", "render_report", "report_filename", "setup_reportlab"]
 
@@ -215,6 +222,7 @@ def render_report(data: ReportInput) -> bytes:
     story: list[Flowable] = [
         *_header(data, fmt),
         *_summary(data, fmt),
+        *_contract_events(data, fmt),
         *_charts(data, fmt),
         *_sla_and_visits(data, fmt),
         *_tickets(data.tickets, fmt),

@@ -30,7 +30,7 @@ from reportlab.platypus import (
 )
 
 from reports.i18n import ReportFormatter
-from reports.model import AdjustmentLine, ReportInput, SlaOutcome, TicketLine
+from reports.model import AdjustmentLine, ContractEvent, ReportInput, SlaOutcome, TicketLine
 from reports.pdf_layout import (
     ACCENT,
     CELL_PADDING,
@@ -518,3 +518,32 @@ def fixed_cells(data: ReportInput, fmt: ReportFormatter) -> list[Cell]:
         cells.append(Cell(fmt.gettext(SLA_LABELS[outcome]), FONT, CELL_SIZE,
                           26 * mm - CELL_PADDING, "ticket SLA"))
     return cells
+
+
+def _event_text(event: ContractEvent, fmt: ReportFormatter) -> str:
+    gettext = fmt.gettext
+    values = {"package": event.name, "before": event.before or "–", "addon": event.name}
+    texts = {
+        "start": gettext("Contract started on %(package)s"),
+        "trial_start": gettext("Trial of %(package)s started"),
+        "trial_conversion": gettext("Trial converted to %(package)s"),
+        "renewal": gettext("Renewed for a new term on %(package)s"),
+        "upgrade": gettext("Upgraded from %(before)s to %(package)s"),
+        "downgrade": gettext("Downgraded from %(before)s to %(package)s"),
+        "addon_added": gettext("Add-on %(addon)s added"),
+        "addon_removed": gettext("Add-on %(addon)s removed (last day)"),
+        "renewal_cancelled": gettext("Renewal cancelled"),
+        "trial_end": gettext("Trial ended without a contract"),
+        "end": gettext("Contract ended (last day)"),
+    }
+    return texts.get(event.kind, event.kind) % values
+
+
+def _contract_events(data: ReportInput, fmt: ReportFormatter) -> list[Flowable]:
+    """The month's contract changes; nothing when the contract did not change."""
+    if not data.contract_events:
+        return []
+    rows = [[fmt.date(e.day), _fit(_event_text(e, fmt), FONT, 8.5, 140 * mm)]
+            for e in data.contract_events]
+    return [Spacer(1, 3 * mm), _p(fmt.gettext("Contract changes this month"), "h2"),
+            _small_table(rows, CONTENT_WIDTH)]

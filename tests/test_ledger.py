@@ -186,8 +186,8 @@ def test_planned_downgrade_moves_the_current_package_when_due(app, factory):
     today = datetime.now(UTC).astimezone(ZoneInfo(c.timezone)).date()
     downgrade(contract, factory.package("standard"), requested_on=today)
     assert contract.package_id == factory.package("extended").id
-    assert apply_due_changes(now=datetime.now(UTC)) == 0
-    assert apply_due_changes(now=datetime.now(UTC) + timedelta(days=32)) == 1
+    assert apply_due_changes(now=datetime.now(UTC)).package_changes == 0
+    assert apply_due_changes(now=datetime.now(UTC) + timedelta(days=32)).package_changes == 1
     assert contract.package_id == factory.package("standard").id
 
 

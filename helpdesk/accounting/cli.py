@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -331,13 +332,97 @@ def downgrade_command(client_id: int, package_code: str, day, fee: str | None,
 
 
 @contract_cli.command("apply-due")
-def apply_due_command() -> None:
-    """Point each contract at the package in force today (after planned downgrades)."""
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Run the lifecycle of this day (default: today), e.g. to make up downtime.")
+def apply_due_command(day) -> None:
+    """Run the day's contract lifecycle: renewals, ends, trials, planned package changes,
+    warranty offers (the daily job does the same; running it twice changes nothing more)."""
+    from datetime import datetime, time
+
     from ..contracts.changes import apply_due_changes
 
-    changed = apply_due_changes()
+    now = None
+    if day is not None:
+        zone = ZoneInfo(current_app.config["TIMEZONE"])
+        now = datetime.combine(day.date(), time(12), zone).astimezone(ZoneInfo("UTC"))
+    summary = apply_due_changes(now)
     db.session.commit()
-    click.echo(f"{changed} contract(s) moved to their new package")
+    click.echo(str(summary))
+
+
+def _serving_contract(client_id: int):
+    from ..contracts import active_contract
+
+    client = db.session.get(Client, client_id)
+    if client is None:
+        raise click.BadParameter(f"no client {client_id}", param_hint="CLIENT_ID")
+    day = utcnow().astimezone(ZoneInfo(client.timezone)).date()
+    contract = active_contract(client.id, day)
+    if contract is None:
+        raise click.ClickException(f"{client.name} has no active contract on {day}")
+    return contract, day
+
+
+@contract_cli.command("cancel-renewal")
+@click.argument("client_id", type=int)
+@click.option("--user", "email", help="Who cancels it (for the audit log).")
+def cancel_renewal_command(client_id: int, email: str | None) -> None:
+    """Stop the automatic renewal: the contract ends on its end date."""
+    from ..contracts.changes import ContractChangeError, cancel_renewal
+
+    contract, _day = _serving_contract(client_id)
+    try:
+        cancel_renewal(contract, user=_user(email), actor="cli")
+    except ContractChangeError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"{contract.client.name}: ends on {contract.end_date}, no renewal")
+
+
+@contract_cli.command("trial-choice")
+@click.argument("client_id", type=int)
+@click.argument("package_code")
+@click.option("--user", "email", help="Who chooses (for the audit log).")
+def trial_choice_command(client_id: int, package_code: str, email: str | None) -> None:
+    """The package a trial converts to on its last day ('none': the trial just ends)."""
+    from ..contracts.changes import ContractChangeError, choose_next_package
+
+    contract, _day = _serving_contract(client_id)
+    package = None
+    if package_code != "none":
+        package = db.session.scalar(select(Package).where(Package.code == package_code))
+        if package is None:
+            raise click.BadParameter(f"no package {package_code!r}", param_hint="PACKAGE_CODE")
+    try:
+        choose_next_package(contract, package, user=_user(email), actor="cli")
+    except ContractChangeError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"{contract.client.name}: after the trial "
+               f"{package.name if package else 'no contract'}")
+
+
+@contract_cli.command("addon")
+@click.argument("client_id", type=int)
+@click.argument("addon_code")
+@click.option("--remove", is_flag=True, help="End the add-on today instead of adding it.")
+@click.option("--user", "email", help="Who changes it (for the audit log).")
+def addon_command(client_id: int, addon_code: str, remove: bool, email: str | None) -> None:
+    """Add an add-on from today (or, with --remove, end it today); prorated by day."""
+    from ..contracts.changes import ContractChangeError, add_addon, remove_addon
+    from ..models import Addon
+
+    contract, day = _serving_contract(client_id)
+    addon = db.session.scalar(select(Addon).where(Addon.code == addon_code))
+    if addon is None:
+        raise click.BadParameter(f"no add-on {addon_code!r}", param_hint="ADDON_CODE")
+    try:
+        (remove_addon if remove else add_addon)(contract, addon, on=day, user=_user(email),
+                                                actor="cli")
+    except ContractChangeError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"{contract.client.name}: {addon.name} {'removed' if remove else 'added'}")
 
 
 COMMANDS = [billing_cli, import_cli, contract_cli]

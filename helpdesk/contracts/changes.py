@@ -8,7 +8,7 @@ fees by days on each package; ``Contract.package_id`` follows the package in for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -22,9 +22,11 @@ from ..audit import record, snapshot
 from ..extensions import db
 from ..integrations.events import emit
 from ..models import (
+    Addon,
     ChangeKind,
     ClosedMonth,
     Contract,
+    ContractAddon,
     ContractChange,
     ContractStatus,
     Package,
@@ -35,11 +37,17 @@ from ..models import (
 __all__ = [
     "ContractChangeError",
     "ContractTerms",
+    "add_addon",
     "apply_due_changes",
+    "apply_package_changes",
+    "cancel_renewal",
     "change_package",
+    "choose_next_package",
     "downgrade",
     "package_id_on",
     "package_timeline",
+    "pending_change",
+    "remove_addon",
     "status_while_in_force",
     "upgrade",
 ]
@@ -222,7 +230,96 @@ def downgrade(contract: Contract, package: Package, *, requested_on: date | None
                           user=user, actor=actor, monthly_fee=monthly_fee)
 
 
-def apply_due_changes(now: datetime | None = None) -> int:
+def apply_due_changes(now: datetime | None = None):
+    """The daily contract job: the whole day's lifecycle (renewals, ends, trials, warranty
+    offers) and the planned package changes; see :mod:`helpdesk.contracts.lifecycle`."""
+    from .lifecycle import run_day
+
+    return run_day(now or utcnow())
+
+
+def pending_change(contract: Contract, day: date) -> ContractChange | None:
+    """A package change planned after ``day`` (a downgrade waiting for next month)."""
+    return next((c for c in contract.changes if c.effective_date > day), None)
+
+
+def add_addon(contract: Contract, addon: Addon, *, on: date | None = None,
+              user: User | None = None, actor: str = "user") -> ContractAddon:
+    """Add an add-on from ``on`` (default today); the month is prorated by day."""
+    on = on or _today(contract)
+    if contract.status not in (ContractStatus.ACTIVE, ContractStatus.TRIAL):
+        raise ContractChangeError(f"the contract is {contract.status}: only a serving one changes")
+    if not addon.active:
+        raise ContractChangeError(f"{addon.name} is no longer offered")
+    if any(ca.addon_id == addon.id and ca.start_date <= on
+           and (ca.end_date is None or ca.end_date >= on) for ca in contract.addons):
+        raise ContractChangeError(f"{addon.name} is already on the contract")
+    _require_open_month(contract, on)
+    removed_today = next((ca for ca in contract.addons if ca.addon_id == addon.id
+                          and ca.end_date == on - timedelta(days=1)), None)
+    if removed_today is not None and removed_today.start_date == on:
+        removed_today.end_date = None
+        item = removed_today
+    else:
+        item = ContractAddon(addon_id=addon.id, start_date=on)
+        contract.addons.append(item)
+    db.session.flush()
+    record(item, "create", user=user, actor=actor)
+    return item
+
+
+def remove_addon(contract: Contract, addon: Addon, *, on: date | None = None,
+                 user: User | None = None, actor: str = "user") -> ContractAddon:
+    """End an add-on: ``on`` (default today) is its last day."""
+    on = on or _today(contract)
+    item = next((ca for ca in contract.addons if ca.addon_id == addon.id and ca.start_date <= on
+                 and (ca.end_date is None or ca.end_date >= on)), None)
+    if item is None:
+        raise ContractChangeError(f"{addon.name} is not on the contract")
+    _require_open_month(contract, on)
+    before = snapshot(item)
+    # Added today and removed today: it never served.
+    item.end_date = on if item.start_date < on else on - timedelta(days=1)
+    if item.end_date < item.start_date:
+        contract.addons.remove(item)
+        record(item, "delete", user=user, actor=actor, before=before)
+    else:
+        record(item, "update", user=user, actor=actor, before=before)
+    db.session.flush()
+    return item
+
+
+def cancel_renewal(contract: Contract, *, user: User | None = None,
+                   actor: str = "user") -> Contract:
+    """Stop the automatic renewal: the contract ends on its end date."""
+    if contract.status != ContractStatus.ACTIVE or contract.end_date is None:
+        raise ContractChangeError("only an active contract with an end date renews")
+    if not contract.auto_renew:
+        raise ContractChangeError("the renewal is already cancelled")
+    _require_open_month(contract, _today(contract))
+    before = snapshot(contract)
+    contract.auto_renew = False
+    contract.renewal_cancelled_at = utcnow()
+    db.session.flush()
+    record(contract, "renewal_cancel", user=user, actor=actor, before=before)
+    return contract
+
+
+def choose_next_package(contract: Contract, package: Package | None, *,
+                        user: User | None = None, actor: str = "user") -> Contract:
+    """The package a trial converts to (None: the trial just ends)."""
+    if contract.status != ContractStatus.TRIAL:
+        raise ContractChangeError("only a trial converts to a package")
+    if package is not None and not package.active:
+        raise ContractChangeError(f"{package.name} is no longer offered")
+    before = snapshot(contract)
+    contract.next_package_id = package.id if package else None
+    db.session.flush()
+    record(contract, "trial_choice", user=user, actor=actor, before=before)
+    return contract
+
+
+def apply_package_changes(now: datetime | None = None) -> int:
     """Point ``Contract.package_id`` at the package in force today (after a planned downgrade)."""
     now = now or utcnow()
     changed = 0

@@ -115,9 +115,24 @@ class Contract(db.Model):
     warranty_end: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Length of a term in months (a renewal adds one term).
+    term_months: Mapped[int] = mapped_column(Integer, default=12, server_default="12")
+    #: The package the next term starts on: a trial's choice, or a downgrade asked for at the
+    #: end of a term. None: a trial ends; a renewal keeps the package.
+    next_package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    #: The term this contract continues (a renewal, or the trial it was converted from).
+    previous_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contracts.id", ondelete="SET NULL"), unique=True
+    )
+    #: When the client cancelled the renewal at the end of the term (``auto_renew`` is off then).
+    renewal_cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why the contract stopped serving: renewed, ended, trial_converted, trial_ended.
+    ended_reason: Mapped[str | None] = mapped_column(String(20))
 
     client = relationship("Client", back_populates="contracts")
-    package = relationship("Package")
+    package = relationship("Package", foreign_keys=[package_id])
+    next_package = relationship("Package", foreign_keys=[next_package_id])
+    previous = relationship("Contract", remote_side=[id], foreign_keys=[previous_id])
     addons = relationship("ContractAddon", back_populates="contract", cascade="all, delete-orphan")
     changes = relationship(
         "ContractChange",

@@ -21,3 +21,5 @@ from . import capacity, reports, routes, time_routes, visit_calendar, visits  # 
 from . import new_ticket, reports, routes, time_routes, visits  # noqa: F401
 from . import dashboards, exports, reports, routes, time_routes, visits  # noqa: F401
 from . import mail_intake, reports, routes, time_routes, visits  # noqa: F401
+from . import reports, routes, time_routes, visits  # noqa: F401
+from . import contract_lifecycle, warranty  # noqa: F401, E402

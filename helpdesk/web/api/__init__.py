@@ -45,3 +45,5 @@ from . import (  # noqa: F401
     webhooks,
 )
 from . import admin_objects, openapi, routes, usage  # noqa: F401
+from . import openapi, routes, usage  # noqa: F401
+from . import contract_history  # noqa: F401, E402

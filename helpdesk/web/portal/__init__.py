@@ -19,3 +19,4 @@ def _client_users_only():
 
 
 from . import routes  # noqa: F401
+from . import contract_self  # noqa: F401, E402
