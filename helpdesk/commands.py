@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "helpdesk.visits.cli",
     "helpdesk.reminders",
     "helpdesk.sla.cli",
+    "helpdesk.notifications.cli",
     "mail_ingest.cli",
     "reports.cli",
 )

@@ -75,6 +75,13 @@ JOBS: tuple[Job, ...] = (
         description="Warn about and flag SLA targets that are near or past due.",
     ),
     Job(
+        "notifications",
+        "helpdesk.notifications.mailer:send_pending",
+        "SCHEDULE_NOTIFICATIONS",
+        ("now",),
+        description="Mail staff notifications: one mail per person and ticket per burst.",
+    ),
+    Job(
         "visit_planner",
         "helpdesk.visits.planner:plan_visits",
         "SCHEDULE_VISIT_PLANNER",

@@ -48,6 +48,7 @@ from helpdesk.models import (
     utcnow,
 )
 from helpdesk.tickets.merge import final_ticket
+from helpdesk.followers.service import followers_from_mail
 from helpdesk.tickets.services import NewAttachment, add_article, create_ticket
 from mail_ingest.outgoing import AckJob, AckPolicy, queue_acknowledgement
 from mail_ingest.prepare import PreparedMessage, StoredFile
@@ -377,6 +378,7 @@ class _Storer:
             created_at=now,
         )
         self._remember(self.found.ticket_of_message, message_id, ticket.id)
+        followers_from_mail(ticket, [*msg.to, *msg.cc], own_addresses=self.settings.own_addresses)
         ack = self._queue_ack(ticket, article) if kind == NEW_TICKET else None
         return StoreOutcome(
             item.uid, kind, message_id, ticket_id=ticket.id, article_id=article.id, ack=ack

@@ -50,6 +50,7 @@ def base_config(**overrides) -> dict:
         "SCHEDULER_LOCK_FILE": str(_tmp_root / "scheduler.lock"),
         "MAIL_SUPPRESS_SEND": True,
         "SERVER_NAME": "helpdesk.test",
+        "AUTO_ASSIGN": False,  # tests of auto-assignment turn it on
     }
     cfg.update(overrides)
     return cfg

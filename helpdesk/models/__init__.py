@@ -46,6 +46,7 @@ from .tickets import (
 )
 from .types import UTCDateTime, utcnow
 from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
+from ..notifications import models as _notification_models  # noqa: F401,E402
 
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",

@@ -36,9 +36,14 @@ class Client(db.Model):
     tax_id: Mapped[str | None] = mapped_column(String(40))
     #: Set when the client was archived: no new tickets or contracts, history stays readable.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The agent who gets this client's new tickets (auto-assignment); None: round-robin.
+    dedicated_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", use_alter=True)
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account_manager = relationship("User", foreign_keys=[account_manager_id])
+    dedicated_agent = relationship("User", foreign_keys=[dedicated_agent_id])
     users = relationship("User", foreign_keys="User.client_id", back_populates="client")
     contacts = relationship("Contact", back_populates="client", cascade="all, delete-orphan")
     domains = relationship("ClientDomain", back_populates="client", cascade="all, delete-orphan")

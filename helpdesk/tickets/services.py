@@ -84,7 +84,17 @@ def create_ticket(
     db.session.flush()
     _apply_sla(ticket, now)
     record(ticket, "create", user=user, actor=actor)
+    _after_create(ticket, user)
     return ticket
+
+
+def _after_create(ticket: Ticket, user: User | None) -> None:
+    """Hooks for auto-assignment and staff notifications."""
+    from ..assignment.service import auto_assign
+    from ..notifications import events
+
+    auto_assign(ticket)
+    events.ticket_created(ticket, actor=user)
 
 
 def _apply_sla(ticket: Ticket, now: datetime) -> None:
@@ -156,7 +166,17 @@ def add_article(
     elif direction == Direction.OUT and not internal:
         _on_agent_reply(ticket, now)
     db.session.flush()
+    _notify_article(ticket, article, author)
     return article
+
+
+def _notify_article(ticket: Ticket, article: Article, author: User | None) -> None:
+    from ..notifications import events
+
+    if article.direction == Direction.IN and not article.is_auto:
+        events.client_replied(ticket, article)
+    elif article.internal:
+        events.note_added(ticket, article, author)
 
 
 def _on_customer_message(ticket: Ticket, now: datetime) -> None:
@@ -232,6 +252,11 @@ def update_fields(ticket: Ticket, *, user: User | None = None, actor: str = "use
         ticket.reserved = has_active_contract(ticket.client_id, utcnow().date())
     ticket.updated_at = utcnow()
     db.session.flush()
+    if "assignee_id" in changes and changes["assignee_id"] != before.get("assignee_id"):
+        from ..notifications import events
+
+        events.assigned(ticket, ticket.assignee_id, actor=user,
+                        stamp=ticket.updated_at.isoformat())
     if "priority" in changes or "client_id" in changes:
         from ..sla import service as sla_service
 

@@ -17,4 +17,4 @@ def _staff_only():
     require_roles(current_user, *AGENT_ROLES)
 
 
-from . import reports, routes, time_routes, visits  # noqa: F401
+from . import day, reports, routes, time_routes, visits  # noqa: F401

@@ -56,6 +56,8 @@ from ...queues import (
     local_today,
     queue_page,
 )
+from ...followers.service import reply_cc
+from ...presence.service import newer_articles
 from ...sla.service import read_clocks
 from ...tickets.merge import MergeError, check_mergeable, merge_tickets
 from ...tickets.services import NewAttachment, add_article, set_status, update_fields
@@ -233,7 +235,8 @@ def _translate_once(select_field) -> None:
 def _forms(ticket: Ticket, **given) -> dict:
     """Every form of the ticket page, with the ones that failed validation passed in."""
     reply = given.get("reply_form") or ReplyForm(
-        prefix="reply", formdata=None, to=_default_recipient(ticket)
+        prefix="reply", formdata=None, to=_default_recipient(ticket),
+        cc=reply_cc(ticket, _default_recipient(ticket)),
     )
     note = given.get("note_form") or NoteForm(prefix="note", formdata=None)
     assign = given.get("assign_form") or AssignForm(
@@ -316,12 +319,24 @@ def _store_uploads(uploads) -> list[NewAttachment]:
     return stored
 
 
+def _stale(ticket: Ticket) -> bool:
+    """Somebody added a message since this page was drawn: stop, and show it first."""
+    newer = newer_articles(ticket, request.form.get("seen_article"), current_user)
+    if newer:
+        g.stale_articles = newer
+        flash(_("Not saved: a new message arrived while you were writing. Read it, then send "
+                "again."), "error")
+    return bool(newer)
+
+
 @bp.post("/tickets/<int:number>/reply")
 def reply(number: int):
     t = get_ticket_by_number_or_404(current_user, number)
     form = ReplyForm(prefix="reply")
     if not form.validate_on_submit():
         return _ticket_page(t, 400, reply_form=form)
+    if _stale(t):
+        return _ticket_page(t, 409, reply_form=form)
     article = add_article(
         t,
         direction=Direction.OUT,
@@ -395,6 +410,8 @@ def change_status(number: int):
     form = StatusForm(prefix="status")
     if not form.validate_on_submit():
         return _ticket_page(t, 400, status_form=form)
+    if _stale(t):
+        return _ticket_page(t, 409, status_form=form)
     set_status(t, form.status.data, user=current_user)
     db.session.commit()
     flash(_("Status changed."), "info")
