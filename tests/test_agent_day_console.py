@@ -4,12 +4,13 @@ followers, triage, the bell feed and presence, attacks on other tickets' ids."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from helpdesk.extensions import db
-from helpdesk.models import Article, Direction, SendStatus, Ticket, TicketFollower
+from helpdesk.models import Article, Direction, Role, SendStatus, Ticket, TicketFollower
 from helpdesk.notifications.models import NotificationSetting, SavedReply, StaffNotification
 from helpdesk.tickets.services import add_article, create_ticket
 from tests.conftest import csrf_token_from
@@ -196,3 +197,59 @@ def test_failed_reply_is_shown_in_plain_words_with_a_send_again_button(client, s
     page = _page(client, _url(t))
     assert "Errno 111" not in page.split('id="failed-heading"')[1].split("</section>")[0]
     assert f"/articles/{article.id}/resend" in page
+
+
+def test_portal_shows_the_followers(client, setup, factory, auth):
+    from helpdesk.followers.service import add_follower
+
+    add_follower(setup["ticket"], "boss@acme.rs")
+    portal_user = factory.user(Role.CLIENT, email="ana.portal@acme.rs", client=setup["acme"])
+    db.session.commit()
+    auth.logout()
+    auth.login(portal_user.email)
+    page = _page(client, f"/portal/tickets/{setup['ticket'].number}")
+    assert "boss@acme.rs" in page
+
+
+def _business_moment_this_month():
+    """10:00 Belgrade on a working day of the current month, before now."""
+    from datetime import timedelta
+
+    from helpdesk.calendar import get_calendar
+
+    zone = ZoneInfo("Europe/Belgrade")
+    cal = get_calendar("Europe/Belgrade", "RS")
+    local = datetime.now(UTC).astimezone(zone)
+    day = local.date()
+    while day.month == local.month:
+        start = datetime.combine(day, datetime.min.time().replace(hour=10), zone)
+        if cal.is_working_day(day) and start + timedelta(hours=6) <= local:
+            return start.astimezone(UTC)
+        day -= timedelta(days=1)
+    pytest.skip("no finished working day yet this month")
+
+
+def test_meter_and_the_cost_of_time_over_the_package(client, setup, factory):
+    from decimal import Decimal
+
+    from helpdesk.accounting.ledger import log_entry
+    from helpdesk.meter.service import package_meter
+
+    acme = setup["acme"]
+    factory.contract(acme, "standard")
+    package = factory.package("standard")
+    start = _business_moment_this_month()
+    log_entry(client=acme, kind="remote", ticket=setup["ticket"], agent=setup["ayse"],
+              started_at=start, minutes=package.included_minutes, user=setup["ayse"])
+    db.session.commit()
+    meter = package_meter(acme)
+    assert (meter.used_minutes, meter.left_minutes) == (package.included_minutes, 0)
+    page = _page(client, _url(setup["ticket"]))
+    assert 'id="package-meter"' in page and f'data-used="{package.included_minutes}"' in page
+    local = start.astimezone(ZoneInfo("Europe/Belgrade"))  # the agent's zone (the default)
+    data = client.get(f"{_url(setup['ticket'])}/time/preview", query_string={
+        "minutes": 30, "kind": "remote",
+        "started": local.replace(hour=11).strftime("%Y-%m-%dT%H:%M")}).get_json()
+    expected = (package.overage_rate * Decimal(30) / Decimal(60)).quantize(Decimal("0.01"))
+    assert data["over_package_minutes"] == 30 and Decimal(data["amount"]) == expected
+    assert "0:30" in data["message"] and f"{expected:.2f} EUR" in data["message"]

@@ -40,11 +40,24 @@ from . import bp
 from .sending import send_after_commit
 
 
+@bp.app_template_global("ticket_follower_emails")
+def _ticket_follower_emails(ticket: Ticket) -> list[str]:
+    """For the portal's ticket page too: who gets the replies in Cc."""
+    return [f.email for f in followers(ticket)]
+
+
 @bp.context_processor
 def _day_helpers() -> dict:
     return {"plain_reason": plain_reason, "last_article_id": last_article_id,
             "ticket_followers": followers, "failed_replies": failed_replies,
-            "visible_replies": visible_replies, "triage_suggestions": suggestions}
+            "visible_replies": visible_replies, "triage_suggestions": suggestions,
+            "package_meter": _meter}
+
+
+def _meter(ticket: Ticket):
+    from ...meter.service import package_meter
+
+    return package_meter(ticket.client) if ticket.client is not None else None
 
 
 # -- the bell -----------------------------------------------------------------------------------
@@ -283,3 +296,61 @@ def saved_reply_text(number: int, reply_id: int):
     if reply is None or (reply.owner_id is not None and reply.owner_id != current_user.id):
         abort(404)
     return jsonify({"text": render_reply(reply, t, current_user)})
+
+
+# -- package meter and the cost of time ---------------------------------------------------------
+
+
+def _hm(minutes: int) -> str:
+    sign = "-" if minutes < 0 else ""
+    minutes = abs(int(minutes))
+    return f"{sign}{minutes // 60}:{minutes % 60:02d}"
+
+
+@bp.app_template_filter("hm")
+def _hm_filter(minutes: int) -> str:
+    return _hm(minutes)
+
+
+@bp.route("/tickets/<int:number>/time/preview")
+def time_preview(number: int):
+    """What the time about to be logged adds to the client's bill (asked for by the time forms)."""
+    from datetime import datetime as _datetime
+
+    from ...accounting.ledger import LedgerError
+    from ...meter.service import cost_preview
+    from .time_routes import _aware
+
+    t = get_ticket_by_number_or_404(current_user, number)
+    if t.client is None:
+        return jsonify({"message": _("Link the ticket to a client before logging time."),
+                        "costs": False})
+    try:
+        minutes = int(request.args.get("minutes", ""))
+        started = request.args.get("started", "")
+        started_at = _aware(_datetime.strptime(started, "%Y-%m-%dT%H:%M")) if started else utcnow()
+        kind = request.args.get("kind", "remote")
+        if not 0 < minutes <= 24 * 60:
+            raise ValueError(minutes)
+        preview = cost_preview(t.client, t, kind, started_at, minutes)
+    except (ValueError, LedgerError):
+        return jsonify({"message": "", "costs": False})
+    amount = f"{preview.amount:.2f} {preview.currency}"
+    if preview.over_package_minutes and preview.out_of_hours:
+        message = _("This is out of hours and adds %(over)s over the package: %(amount)s",
+                    over=_hm(preview.over_package_minutes), amount=amount)
+    elif preview.over_package_minutes:
+        message = _("This adds %(over)s over the package: %(amount)s",
+                    over=_hm(preview.over_package_minutes), amount=amount)
+    elif preview.costs:
+        message = _("This adds %(amount)s to the client's bill.", amount=amount)
+    elif preview.out_of_hours:
+        message = _("Out of hours: counts as %(billable)s of the package.",
+                    billable=_hm(preview.billable_minutes))
+    else:
+        message = _("Covered by the package (%(billable)s).", billable=_hm(preview.billable_minutes))
+    return jsonify({"message": message, "costs": preview.costs or preview.out_of_hours,
+                    "amount": str(preview.amount), "currency": preview.currency,
+                    "over_package_minutes": preview.over_package_minutes,
+                    "billable_minutes": preview.billable_minutes,
+                    "out_of_hours": preview.out_of_hours})
