@@ -31,4 +31,4 @@ def _json_error(exc: HTTPException):
     return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
 
-from . import openapi, routes, usage  # noqa: F401
+from . import agent_day, openapi, routes, usage  # noqa: F401
