@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from helpdesk.accounting.ledger import log_entry
@@ -207,8 +208,7 @@ def test_unknown_sender_is_triaged_then_billed_and_timed_by_the_clients_package(
     raw = mail("mehmet@gmail.example", "Fatura sorunu", "<m1@gmail.example>",
                "Merhaba,\nfatura basılmıyor.\n\nMehmet\nGlobex Trading\n+90 212 555 0101",
                name="Mehmet Kaya")
-    store_batch([prepared(db.get_app() if hasattr(db, "get_app") else factory and __import__(
-        "flask").current_app, 1, raw)], SETTINGS)
+    store_batch([prepared(current_app, 1, raw)], SETTINGS)
     db.session.commit()
     t = db.session.scalars(select(Ticket)).one()
     assert t.needs_triage and t.client_id is None and t.sla_first_response_minutes is None
@@ -244,8 +244,6 @@ def test_linking_to_an_archived_client_is_refused_and_nothing_changes(people, fa
 def test_cc_addresses_of_the_clients_domain_become_followers_and_prefill_the_reply(people):
     raw = mail("ana@acme.rs", "Server", "<f1@acme.rs>", "Hi",
                extra="Cc: Boss <boss@acme.rs>, stranger@else.example\r\n")
-    from flask import current_app
-
     store_batch([prepared(current_app, 1, raw)], SETTINGS)
     db.session.commit()
     t = db.session.scalars(select(Ticket)).one()
@@ -308,3 +306,16 @@ def test_round_robin_skips_agents_off_duty_and_away(app, people):
     t = create_ticket(subject="x", client_id=None, assignee_id=None)
     t.assignee_id = None
     assert auto_assign(t, now=datetime(2026, 11, 16, 9, 0, tzinfo=UTC)) == people["marko"]
+
+
+def test_a_reply_from_a_follower_threads_into_the_ticket(people):
+    first = mail("ana@acme.rs", "VPN", "<v1@acme.rs>", "Down", extra="Cc: boss@acme.rs\r\n")
+    store_batch([prepared(current_app, 1, first)], SETTINGS)
+    db.session.commit()
+    t = db.session.scalars(select(Ticket)).one()
+    reply = mail("boss@acme.rs", f"Re: [#{t.number}] VPN", "<v2@acme.rs>", "Still down",
+                 in_reply_to="<v1@acme.rs>")
+    store_batch([prepared(current_app, 2, reply)], SETTINGS)
+    db.session.commit()
+    assert db.session.scalar(select(func.count(Ticket.id))) == 1
+    assert [a.body_text.strip() for a in t.articles] == ["Down", "Still down"]

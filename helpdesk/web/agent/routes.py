@@ -58,6 +58,7 @@ from ...queues import (
 )
 from ...followers.service import reply_cc
 from ...presence.service import newer_articles
+from ...replies.service import plain_reason
 from ...sla.service import read_clocks
 from ...tickets.merge import MergeError, check_mergeable, merge_tickets
 from ...tickets.services import NewAttachment, add_article, set_status, update_fields
@@ -360,7 +361,7 @@ def reply(number: int):
         flash(
             _(
                 "Reply saved, but the mail server refused it: %(error)s",
-                error=article.send_error or "?",
+                error=plain_reason(article.send_error),
             ),
             "error",
         )
