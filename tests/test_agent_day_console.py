@@ -253,3 +253,22 @@ def test_meter_and_the_cost_of_time_over_the_package(client, setup, factory):
     expected = (package.overage_rate * Decimal(30) / Decimal(60)).quantize(Decimal("0.01"))
     assert data["over_package_minutes"] == 30 and Decimal(data["amount"]) == expected
     assert "0:30" in data["message"] and f"{expected:.2f} EUR" in data["message"]
+
+
+def test_admin_sets_the_dedicated_agent_and_an_agent_may_not(client, setup, factory, auth):
+    acme = setup["acme"]
+    token = csrf_token_from(_page(client, f"/console/clients/{acme.id}"))
+    assert client.post(f"/console/clients/{acme.id}/dedicated-agent",
+                       data={"csrf_token": token, "agent_id": setup["marko"].id}
+                       ).status_code == 403
+    admin = factory.user(Role.ADMIN, email="boss@vendor.example")
+    db.session.commit()
+    auth.logout()
+    auth.login(admin.email)
+    token = csrf_token_from(_page(client, f"/console/clients/{acme.id}"))
+    client.post(f"/console/clients/{acme.id}/dedicated-agent",
+                data={"csrf_token": token, "agent_id": setup["marko"].id})
+    db.session.refresh(acme)
+    assert acme.dedicated_agent_id == setup["marko"].id
+    t = create_ticket(subject="New", client_id=acme.id)
+    assert t.assignee_id == setup["marko"].id

@@ -97,3 +97,17 @@ def set_away(user: User, away: bool, *, actor: User | None = None) -> list[Ticke
                       assignee_id=agent.id if agent else None)
         moved.append(ticket)
     return moved
+
+
+def set_dedicated_agent(client: Client, agent_id: int | None, *, user: User | None = None) -> None:
+    """The agent who gets the client's new tickets (None: round-robin)."""
+    from flask_babel import gettext as _
+
+    if agent_id is not None:
+        agent = db.session.get(User, agent_id)
+        if agent is None or agent.role != Role.AGENT or not agent.active:
+            raise ValueError(_("Choose an active agent."))
+    before = {"dedicated_agent_id": client.dedicated_agent_id}
+    client.dedicated_agent_id = agent_id
+    db.session.flush()
+    record(client, "update", user=user, before=before, after={"dedicated_agent_id": agent_id})

@@ -302,14 +302,10 @@ def saved_reply_text(number: int, reply_id: int):
 
 
 def _hm(minutes: int) -> str:
+    """H:MM, as the ``hm`` template filter writes it."""
     sign = "-" if minutes < 0 else ""
     minutes = abs(int(minutes))
     return f"{sign}{minutes // 60}:{minutes % 60:02d}"
-
-
-@bp.app_template_filter("hm")
-def _hm_filter(minutes: int) -> str:
-    return _hm(minutes)
 
 
 @bp.route("/tickets/<int:number>/time/preview")
@@ -354,3 +350,35 @@ def time_preview(number: int):
                     "over_package_minutes": preview.over_package_minutes,
                     "billable_minutes": preview.billable_minutes,
                     "out_of_hours": preview.out_of_hours})
+
+
+# -- a client's dedicated agent -----------------------------------------------------------------
+
+
+@bp.app_template_global("agent_choices")
+def _agent_choices():
+    from ...models import Role, User
+
+    return db.session.scalars(select(User).where(User.role == Role.AGENT, User.active.is_(True))
+                              .order_by(User.name)).all()
+
+
+@bp.post("/clients/<int:client_id>/dedicated-agent")
+def dedicated_agent(client_id: int):
+    from ...assignment.service import set_dedicated_agent
+    from ...auth.policy import get_client_or_404
+    from .time_routes import _can_manage_client
+
+    client = get_client_or_404(current_user, client_id)
+    if not _can_manage_client(current_user, client):
+        abort(403)
+    value = request.form.get("agent_id", "")
+    try:
+        set_dedicated_agent(client, int(value) if value.isdigit() else None, user=current_user)
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("Dedicated agent saved."), "info")
+    return redirect(url_for(".client", client_id=client.id))
