@@ -319,3 +319,52 @@ def test_a_reply_from_a_follower_threads_into_the_ticket(people):
     db.session.commit()
     assert db.session.scalar(select(func.count(Ticket.id))) == 1
     assert [a.body_text.strip() for a in t.articles] == ["Down", "Still down"]
+
+
+def _new_ticket_event(people):
+    if not db.session.scalar(select(QueueWatch.id)):
+        db.session.add(QueueWatch(user_id=people["marko"].id, queue="support"))
+    _ticket(people)
+
+
+def _client_reply_event(people):
+    t = _ticket(people, assignee_id=people["marko"].id)
+    add_article(t, direction=Direction.IN, body_text="Hello?", from_addr="ana@acme.rs")
+
+
+def _mention_event(people):
+    t = _ticket(people)
+    add_article(t, direction=Direction.OUT, internal=True, author=people["john"],
+                body_text="@marko please look")
+
+
+def _send_failed_event(people):
+    t = _ticket(people)
+    reply = add_article(t, direction=Direction.OUT, body_text="x", author=people["marko"],
+                        to_addrs="ana@acme.rs")
+    reply.send_status, reply.send_error = SendStatus.FAILED, "SMTPRecipientsRefused: 550"
+    events.send_failed(reply)
+
+
+@pytest.mark.parametrize("kind, trigger", [
+    (events.NEW_TICKET, _new_ticket_event),
+    (events.CLIENT_REPLY, _client_reply_event),
+    (events.MENTION, _mention_event),
+    (events.SEND_FAILED, _send_failed_event),
+])
+def test_each_kind_switched_off_sends_nothing_and_on_sends_one(people, smtp_server, kind,
+                                                              trigger):
+    setting = NotificationSetting(user_id=people["marko"].id, kind=kind, email=False, bell=False)
+    db.session.add(setting)
+    db.session.commit()
+    trigger(people)
+    db.session.commit()
+    _run_job(smtp_server, 0)
+    assert db.session.scalar(select(func.count(StaffNotification.id))) == 0
+    setting.email = True
+    db.session.commit()
+    trigger(people)
+    db.session.commit()
+    (message,) = _run_job(smtp_server, 1)
+    assert message["To"] == "marko@vendor.example"
+    assert f"{PUBLIC}/console/tickets/" in message.get_content()
