@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
 from helpdesk.extensions import db
+from helpdesk.followers.service import followers_from_mail
 from helpdesk.models import (
     Article,
     Attachment,
@@ -48,7 +49,6 @@ from helpdesk.models import (
     utcnow,
 )
 from helpdesk.tickets.merge import final_ticket
-from helpdesk.followers.service import followers_from_mail
 from helpdesk.tickets.services import NewAttachment, add_article, create_ticket
 from mail_ingest.outgoing import AckJob, AckPolicy, queue_acknowledgement
 from mail_ingest.prepare import PreparedMessage, StoredFile

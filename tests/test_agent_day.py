@@ -17,7 +17,7 @@ from helpdesk.assignment.service import auto_assign, set_away
 from helpdesk.extensions import db
 from helpdesk.extensions import mail as mail_extension
 from helpdesk.followers.service import FollowerError, add_follower, reply_cc
-from helpdesk.models import Article, Client, Direction, SendStatus, Ticket, TicketFollower
+from helpdesk.models import Direction, SendStatus, Ticket, TicketFollower
 from helpdesk.notifications import events
 from helpdesk.notifications.mailer import send_pending
 from helpdesk.notifications.models import NotificationSetting, QueueWatch, StaffNotification
@@ -26,18 +26,20 @@ from helpdesk.sla.sweep import sweep
 from helpdesk.tickets.services import add_article, create_ticket, update_fields
 from helpdesk.triage.service import TriageError, link_ticket, suggestions
 from mail_ingest.store import StoreSettings, store_batch
-from tests.servers import SmtpSink, smtp_server  # noqa: F401
+from tests import servers
+from tests.servers import SmtpSink
 from tests.test_ingest import mail
 from tests.test_ingest_store import prepared
 
 PUBLIC = "https://help.vendor.example"
+smtp_server = servers.smtp_server  # the fixture
 SETTINGS = StoreSettings(mailbox="support", uidvalidity=7, queue="support",
                          own_addresses=frozenset({"support@helpdesk.example"}),
                          message_id_domain="helpdesk.example", acknowledge=False)
 
 
 @pytest.fixture
-def app_config(smtp_server: SmtpSink) -> dict[str, Any]:  # noqa: F811
+def app_config(smtp_server: SmtpSink) -> dict[str, Any]:
     return {"MAIL_SERVER": smtp_server.host, "MAIL_PORT": smtp_server.port,
             "MAIL_SUPPRESS_SEND": False, "PUBLIC_URL": PUBLIC}
 

@@ -8,13 +8,12 @@ import pytest
 from helpdesk.extensions import db
 from helpdesk.models import Article, Direction, Role
 from helpdesk.tickets.services import add_article, create_ticket
+from tests import test_browser_console as console
 from tests.conftest import need_server
-from tests.test_browser_console import (  # noqa: F401 - fixtures
-    CHROMIUM_ARGS,
-    app_config,
-    chromium_path,
-    live_server,
-)
+from tests.test_browser_console import CHROMIUM_ARGS, chromium_path
+
+app_config = console.app_config  # fixtures shared with the console's browser test
+live_server = console.live_server
 
 pytestmark = pytest.mark.browser
 

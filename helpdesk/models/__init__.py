@@ -46,7 +46,6 @@ from .tickets import (
 )
 from .types import UTCDateTime, utcnow
 from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
-from ..notifications import models as _notification_models  # noqa: F401,E402
 
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",
@@ -58,3 +57,6 @@ __all__ = [
     "SlaPolicy", "StoredReport", "Ticket", "TicketPause", "TicketStatus", "TimeEntry",
     "UTCDateTime", "User", "Visit", "VisitStatus", "utcnow",
 ]
+
+# The notifications package's tables (bell, preferences, presence, saved replies).
+from ..notifications import models as _notification_models  # noqa: F401

@@ -7,7 +7,6 @@ Placeholders are written ``{client_name}``, ``{ticket_number}``, ``{agent_name}`
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select

@@ -31,6 +31,7 @@ from ... import attachments as attachment_store
 from ...auth.policy import get_client_or_404, get_ticket_by_number_or_404, get_ticket_or_404
 from ...contracts.services import addons_on, contract_on, package_on
 from ...extensions import db
+from ...followers.service import reply_cc
 from ...models import (
     STAFF_ROLES,
     Article,
@@ -47,6 +48,7 @@ from ...models import (
     Visit,
     utcnow,
 )
+from ...presence.service import newer_articles
 from ...queues import (
     ALL_STATUSES,
     OPEN,
@@ -56,8 +58,6 @@ from ...queues import (
     local_today,
     queue_page,
 )
-from ...followers.service import reply_cc
-from ...presence.service import newer_articles
 from ...replies.service import plain_reason
 from ...sla.service import read_clocks
 from ...tickets.merge import MergeError, check_mergeable, merge_tickets
