@@ -156,6 +156,11 @@ def test_bell_feed_lists_only_my_unread_items_and_marks_them_read(client, setup)
     db.session.commit()
     data = client.get("/console/notifications.json").get_json()
     assert data["unread"] == 1 and data["items"][0]["ticket"] == t.number
+    _page(client, _url(t))  # opening the ticket reads its items
+    assert client.get("/console/notifications.json").get_json()["unread"] == 0
+    db.session.add(StaffNotification(event_key="k3", user_id=setup["ayse"].id,
+                                     kind="mention", ticket_id=t.id))
+    db.session.commit()
     token = csrf_token_from(_page(client, "/console/notifications"))
     client.post("/console/notifications/read", data={"csrf_token": token})
     assert client.get("/console/notifications.json").get_json()["unread"] == 0

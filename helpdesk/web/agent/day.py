@@ -382,3 +382,24 @@ def dedicated_agent(client_id: int):
         db.session.commit()
         flash(_("Dedicated agent saved."), "info")
     return redirect(url_for(".client", client_id=client.id))
+
+
+@bp.before_request
+def _read_ticket_notifications():
+    """Opening a ticket marks the bell items about it as read (runs after the staff check)."""
+    if request.endpoint != "agent.ticket" or not current_user.is_authenticated:
+        return None
+    from sqlalchemy import update
+
+    number = (request.view_args or {}).get("number")
+    result = db.session.execute(
+        update(StaffNotification)
+        .where(StaffNotification.user_id == current_user.id,
+               StaffNotification.read_at.is_(None),
+               StaffNotification.ticket_id.in_(select(Ticket.id).where(Ticket.number == number)))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        db.session.commit()
+    return None
