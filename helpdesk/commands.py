@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "helpdesk.reminders",
     "helpdesk.sla.cli",
     "helpdesk.clients.cli",
+    "helpdesk.notifications.cli",
     "mail_ingest.cli",
     "reports.cli",
     "helpdesk.integrations.cli",

@@ -111,6 +111,7 @@ def defaults(instance_path: str) -> dict:
         # "every N minutes", "daily HH:MM", "monthly D HH:MM" or "off" (see helpdesk/jobs.py).
         "SCHEDULE_MAIL_INGEST": "every 1 minutes",
         "SCHEDULE_SLA_SWEEP": "every 1 minutes",
+        "SCHEDULE_NOTIFICATIONS": "every 1 minutes",
         "SCHEDULE_VISIT_PLANNER": "daily 05:00",
         "SCHEDULE_CAPACITY_PLAN": "daily 05:15",
         "SCHEDULE_REMINDERS": "daily 08:00",
@@ -163,6 +164,10 @@ def defaults(instance_path: str) -> dict:
         # Backups (PostgreSQL: these client programs must match the server's major version)
         "PG_DUMP": "pg_dump",
         "PG_RESTORE": "pg_restore",
+        # New tickets go round-robin to the agents on duty (a client's dedicated agent always wins)
+        "AUTO_ASSIGN": True,
+        # Console: seconds a "viewing/replying" presence lasts without a heartbeat
+        "PRESENCE_SECONDS": 20,
     }
 
 

@@ -92,6 +92,13 @@ JOBS: tuple[Job, ...] = (
         description="Escalate SLA breaches to the team lead, then to the account manager.",
     ),
     Job(
+        "notifications",
+        "helpdesk.notifications.mailer:send_pending",
+        "SCHEDULE_NOTIFICATIONS",
+        ("now",),
+        description="Mail staff notifications: one mail per person and ticket per burst.",
+    ),
+    Job(
         "visit_planner",
         "helpdesk.visits.planner:plan_visits",
         "SCHEDULE_VISIT_PLANNER",

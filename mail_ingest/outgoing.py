@@ -327,6 +327,9 @@ def send_article(article: Article) -> bool:
         article.send_status = SendStatus.FAILED
         article.send_error = f"{type(exc).__name__}: {exc}"[:_ERROR_MAX]
         db.session.flush()
+        from helpdesk.notifications.events import send_failed
+
+        send_failed(article)
         return False
     article.send_status = SendStatus.SENT
     article.send_error = None

@@ -37,6 +37,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from helpdesk.extensions import db
+from helpdesk.followers.service import followers_from_mail
 from helpdesk.models import (
     Article,
     AutomaticMail,
@@ -568,6 +569,10 @@ class _Storer:
             if self.acks is not None:
                 ack = queue_acknowledgement(ticket, article, policy=self.acks)
         kind = REUSED_ID if plan.reused else plan.kind
+        if not plan.unverified:
+            msg = plan.item.message
+            followers_from_mail(ticket, [*msg.to, *msg.cc],
+                                own_addresses=self.settings.own_addresses)
         return StoreOutcome(
             plan.item.uid,
             kind,

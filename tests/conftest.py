@@ -52,6 +52,7 @@ def base_config(**overrides) -> dict:
         "MAIL_SUPPRESS_SEND": True,
         "SERVER_NAME": "helpdesk.test",
         "SETUP_REDIRECT": False,  # most tests have no admin; tests of the first run turn it on
+        "AUTO_ASSIGN": False,  # tests of auto-assignment turn it on
     }
     cfg.update(overrides)
     return cfg

@@ -388,7 +388,7 @@ def test_the_account_manager_sets_the_dedicated_agent_and_the_plan_follows(week,
     auth.login(other_manager.email)
     token = auth.csrf("/console/")
     r = client.post(f"/console/clients/{basic.id}/dedicated-agent",
-                    data={"csrf_token": token, "dedicated-agent_id": week["bora"].id})
+                    data={"csrf_token": token, "agent_id": week["bora"].id})
     assert r.status_code in (403, 404)
     auth.logout()
     auth.login(manager.email)
@@ -396,7 +396,7 @@ def test_the_account_manager_sets_the_dedicated_agent_and_the_plan_follows(week,
     assert 'id="dedicated-agent"' in client.get(f"/console/clients/{basic.id}").get_data(
         as_text=True)
     r = client.post(f"/console/clients/{basic.id}/dedicated-agent",
-                    data={"csrf_token": token, "dedicated-agent_id": week["bora"].id})
+                    data={"csrf_token": token, "agent_id": week["bora"].id})
     assert r.status_code == 302
     db.session.expire_all()
     assert db.session.get(type(basic), basic.id).dedicated_agent_id == week["bora"].id

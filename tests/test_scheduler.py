@@ -218,6 +218,7 @@ def test_default_schedule_has_every_job_of_the_issue(app):
         "sla_sweep",
         "capacity_plan",
         "sla_escalation",
+        "notifications",
         "visit_planner",
         "reminders",
         "month_close",
@@ -230,6 +231,7 @@ def test_default_schedule_has_every_job_of_the_issue(app):
     }
     assert jobs["mail_ingest"].schedule.step == timedelta(minutes=1)
     assert jobs["sla_sweep"].schedule.step == timedelta(minutes=1)
+    assert jobs["notifications"].schedule.step == timedelta(minutes=1)
     assert (jobs["month_close"].schedule.day, str(jobs["month_close"].schedule.at)) == (
         1,
         "06:00:00",

@@ -121,21 +121,3 @@ def on_call_at(moment: datetime) -> User | None:
         OnCallShift.starts_at <= moment, OnCallShift.ends_at > moment))
     return shift.agent if shift is not None else None
 
-
-def can_set_dedicated_agent(user: User, client) -> bool:
-    return user.role == Role.ADMIN or (
-        user.role == Role.ACCOUNT_MANAGER and client.account_manager_id == user.id)
-
-
-def set_dedicated_agent(user: User, client, agent: User | None) -> None:
-    """The client's dedicated agent: gets the client's reserved hours first in the weekly plan."""
-    if not can_set_dedicated_agent(user, client):
-        raise PermissionError("only an admin or the client's account manager")
-    if agent is not None and (not agent.active or agent.role not in (Role.AGENT, Role.ADMIN)):
-        raise AvailabilityError(_l("%(name)s cannot be a dedicated agent.", name=agent.name),
-                                field="agent_id")
-    before = {"dedicated_agent_id": client.dedicated_agent_id}
-    client.dedicated_agent_id = agent.id if agent is not None else None
-    db.session.flush()
-    record(client, "update", user=user, before=before,
-           after={"dedicated_agent_id": client.dedicated_agent_id})

@@ -66,3 +66,6 @@ __all__ = [
 from ..mailboxes import models as _mailbox_models  # noqa: F401  (the mailbox_polls table)
 
 from ..integrations import models as _integrations  # noqa: E402,F401  (tables of issue 19)
+
+# The notifications package's tables (bell, preferences, presence, saved replies).
+from ..notifications import models as _notification_models  # noqa: F401

@@ -66,6 +66,8 @@ class User(UserMixin, db.Model):
     extension: Mapped[str | None] = mapped_column(String(20), unique=True)
     #: Staff: the technician address in LogMeIn reports (imports match on it).
     logmein_email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    #: Staff: away (holiday, sick): gets no new tickets; their new tickets go to colleagues.
+    away: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     client = relationship("Client", foreign_keys=[client_id], back_populates="users")
     tokens = relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")

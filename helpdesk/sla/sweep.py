@@ -16,7 +16,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, gettext
 from flask_mail import Message
 from sqlalchemy import select
@@ -142,19 +142,29 @@ def _record(ticket: Ticket, event: SlaEvent) -> None:
 def recipients(ticket: Ticket) -> list[User]:
     """The assignee (active staff): the first level of escalation. The team lead and the
     account manager hear of a breach from :mod:`helpdesk.capacity.escalation`."""
+    from ..notifications.events import SLA, wants
+
     people: list[User] = []
     for user in (ticket.assignee,):
         if (user is not None and user.active and user.is_staff and user.email
-                and all(p.id != user.id for p in people)):
+                and all(p.id != user.id for p in people) and wants(user, SLA)[0]):
             people.append(user)
     return people
 
 
+def _bell(ticket: Ticket, event: SlaEvent) -> None:
+    from ..notifications.events import sla_event
+
+    detail = f"{event.target.replace('_', ' ')} {event.kind}"
+    for user in (ticket.assignee, ticket.client.account_manager if ticket.client else None):
+        if user is not None:
+            sla_event(ticket, user, f"{event.ticket_id}:{event.target}:{event.kind}", detail)
+
+
 def _ticket_link(number: int) -> str:
-    try:
-        return url_for("agent.ticket", number=number, _external=True)
-    except RuntimeError:
-        return f"/console/tickets/{number}"
+    from ..notifications.mailer import ticket_url
+
+    return ticket_url(number)
 
 
 def build_message(ticket: Ticket, event: SlaEvent, user: User) -> Message:
@@ -220,6 +230,7 @@ def _apply(ticket: Ticket, event: SlaEvent, report: SweepReport, *, notify: bool
     _record(ticket, event)
     db.session.flush()
     if notify and not already_sent:
+        _bell(ticket, event)
         try:
             for person in people:
                 mail.send(build_message(ticket, event, person))

@@ -85,8 +85,18 @@ def create_ticket(
     db.session.flush()
     _apply_sla(ticket, now)
     record(ticket, "create", user=user, actor=actor)
+    _after_create(ticket, user)
     emit("ticket.created", ticket)
     return ticket
+
+
+def _after_create(ticket: Ticket, user: User | None) -> None:
+    """Hooks for auto-assignment and staff notifications."""
+    from ..assignment.service import auto_assign
+    from ..notifications import events
+
+    auto_assign(ticket)
+    events.ticket_created(ticket, actor=user)
 
 
 def _apply_sla(ticket: Ticket, now: datetime) -> None:
@@ -160,7 +170,17 @@ def add_article(
     db.session.flush()
     if not internal:
         emit("ticket.replied", article)
+    _notify_article(ticket, article, author)
     return article
+
+
+def _notify_article(ticket: Ticket, article: Article, author: User | None) -> None:
+    from ..notifications import events
+
+    if article.direction == Direction.IN and not article.is_auto:
+        events.client_replied(ticket, article)
+    elif article.internal:
+        events.note_added(ticket, article, author)
 
 
 def _on_customer_message(ticket: Ticket, now: datetime) -> None:
@@ -235,6 +255,11 @@ def update_fields(ticket: Ticket, *, user: User | None = None, actor: str = "use
         ticket.reserved = has_active_contract(ticket.client_id, utcnow().date())
     ticket.updated_at = utcnow()
     db.session.flush()
+    if "assignee_id" in changes and changes["assignee_id"] != before.get("assignee_id"):
+        from ..notifications import events
+
+        events.assigned(ticket, ticket.assignee_id, actor=user,
+                        stamp=ticket.updated_at.isoformat())
     if "priority" in changes or "client_id" in changes:
         from ..sla import service as sla_service
 

@@ -1,7 +1,7 @@
 """mail intake: automatic mail, duplicate deliveries, unverified and flagged articles
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03 07:12:43.362987
 
 """
@@ -13,7 +13,7 @@ import helpdesk.models.types
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -96,9 +96,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_capacity_reservations_week_start'), ['week_start'], unique=False)
 
     with op.batch_alter_table('clients', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('dedicated_agent_id', sa.Integer(), nullable=True))
+        # the column itself comes with auto-assignment (0006); the plan reads it by agent
         batch_op.create_index(batch_op.f('ix_clients_dedicated_agent_id'), ['dedicated_agent_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_clients_dedicated_agent_id_users'), 'users', ['dedicated_agent_id'], ['id'], ondelete='SET NULL', use_alter=True)
 
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.add_column(sa.Column('agent_id', sa.Integer(), nullable=True))
@@ -118,9 +117,7 @@ def downgrade():
         batch_op.drop_column('agent_id')
 
     with op.batch_alter_table('clients', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_clients_dedicated_agent_id_users'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_clients_dedicated_agent_id'))
-        batch_op.drop_column('dedicated_agent_id')
 
     with op.batch_alter_table('capacity_reservations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_capacity_reservations_week_start'))

@@ -23,3 +23,4 @@ from . import dashboards, exports, reports, routes, time_routes, visits  # noqa:
 from . import mail_intake, reports, routes, time_routes, visits  # noqa: F401
 from . import reports, routes, time_routes, visits  # noqa: F401
 from . import contract_lifecycle, warranty  # noqa: F401, E402
+from . import day, reports, routes, time_routes, visits  # noqa: F401

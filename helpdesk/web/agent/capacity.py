@@ -12,19 +12,17 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, DateTimeLocalField, SelectField, StringField, TimeField
+from wtforms import DateField, DateTimeLocalField, StringField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ...auth.policy import get_client_or_404, require_roles
+from ...auth.policy import require_roles
 from ...capacity.availability import (
     AvailabilityError,
     add_day_off,
     add_on_call,
     can_edit_availability,
-    can_set_dedicated_agent,
     remove_day_off,
     remove_on_call,
-    set_dedicated_agent,
 )
 from ...capacity.availability import set_working_hours as set_hours
 from ...capacity.chart import Bar, bar_chart
@@ -32,56 +30,18 @@ from ...capacity.models import DayOff, OnCallShift, WorkingHours
 from ...capacity.overview import week_overview
 from ...capacity.planner import local_day, plan_week, week_start
 from ...extensions import db
-from ...models import STAFF_ROLES, Client, Role, User, utcnow
+from ...models import STAFF_ROLES, Role, User, utcnow
 from . import bp
 
 WEEKDAYS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
             _l("Saturday"), _l("Sunday"))
 
 
-class DedicatedAgentForm(FlaskForm):
-    agent_id = SelectField(_l("Agent"), coerce=int)
-
-
-def dedicated_agent_form(client: Client) -> DedicatedAgentForm:
-    form = DedicatedAgentForm(prefix="dedicated", agent_id=client.dedicated_agent_id or 0)
-    form.agent_id.choices = [(0, _("Nobody yet"))] + [
-        (a.id, a.name) for a in db.session.scalars(
-            select(User).where(User.role.in_((Role.AGENT, Role.ADMIN)), User.active.is_(True))
-            .order_by(User.name))]
-    return form
-
-
 @bp.context_processor
 def _capacity_helpers() -> dict:
     from ...capacity.escalation import ticket_escalations
 
-    return {"ticket_escalations": ticket_escalations,
-            "dedicated_agent_form": dedicated_agent_form,
-            "can_set_dedicated_agent": can_set_dedicated_agent}
-
-
-@bp.post("/clients/<int:client_id>/dedicated-agent")
-def client_dedicated_agent(client_id: int):
-    client = get_client_or_404(current_user, client_id)
-    if not can_set_dedicated_agent(current_user, client):
-        abort(403)
-    form = dedicated_agent_form(client)
-    form.process(request.form)
-    form.agent_id.choices = dedicated_agent_form(client).agent_id.choices
-    if not form.validate_on_submit():
-        flash(" ".join(str(e) for e in form.agent_id.errors) or _("Choose an agent."), "error")
-        return redirect(url_for("agent.client", client_id=client.id))
-    agent = db.session.get(User, form.agent_id.data) if form.agent_id.data else None
-    try:
-        set_dedicated_agent(current_user, client, agent)
-    except AvailabilityError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("agent.client", client_id=client.id))
-    db.session.commit()
-    flash(_("Dedicated agent saved."), "ok")
-    return redirect(url_for("agent.client", client_id=client.id))
+    return {"ticket_escalations": ticket_escalations}
 
 
 def _hm(minutes: int) -> str:

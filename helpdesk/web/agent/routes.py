@@ -31,6 +31,7 @@ from ... import attachments as attachment_store
 from ...auth.policy import get_client_or_404, get_ticket_by_number_or_404, get_ticket_or_404
 from ...contracts.services import addons_on, contract_on, package_on
 from ...extensions import db
+from ...followers.service import reply_cc
 from ...models import (
     STAFF_ROLES,
     Article,
@@ -47,6 +48,7 @@ from ...models import (
     Visit,
     utcnow,
 )
+from ...presence.service import newer_articles
 from ...queues import (
     ALL_STATUSES,
     OPEN,
@@ -56,6 +58,7 @@ from ...queues import (
     local_today,
     queue_page,
 )
+from ...replies.service import plain_reason
 from ...sla.service import read_clocks
 from ...tickets.merge import MergeError, check_mergeable, merge_tickets
 from ...tickets.services import NewAttachment, add_article, set_status, update_fields
@@ -233,7 +236,8 @@ def _translate_once(select_field) -> None:
 def _forms(ticket: Ticket, **given) -> dict:
     """Every form of the ticket page, with the ones that failed validation passed in."""
     reply = given.get("reply_form") or ReplyForm(
-        prefix="reply", formdata=None, to=_default_recipient(ticket)
+        prefix="reply", formdata=None, to=_default_recipient(ticket),
+        cc=reply_cc(ticket, _default_recipient(ticket)),
     )
     note = given.get("note_form") or NoteForm(prefix="note", formdata=None)
     assign = given.get("assign_form") or AssignForm(
@@ -316,12 +320,24 @@ def _store_uploads(uploads) -> list[NewAttachment]:
     return stored
 
 
+def _stale(ticket: Ticket) -> bool:
+    """Somebody added a message since this page was drawn: stop, and show it first."""
+    newer = newer_articles(ticket, request.form.get("seen_article"), current_user)
+    if newer:
+        g.stale_articles = newer
+        flash(_("Not saved: a new message arrived while you were writing. Read it, then send "
+                "again."), "error")
+    return bool(newer)
+
+
 @bp.post("/tickets/<int:number>/reply")
 def reply(number: int):
     t = get_ticket_by_number_or_404(current_user, number)
     form = ReplyForm(prefix="reply")
     if not form.validate_on_submit():
         return _ticket_page(t, 400, reply_form=form)
+    if _stale(t):
+        return _ticket_page(t, 409, reply_form=form)
     article = add_article(
         t,
         direction=Direction.OUT,
@@ -345,7 +361,7 @@ def reply(number: int):
         flash(
             _(
                 "Reply saved, but the mail server refused it: %(error)s",
-                error=article.send_error or "?",
+                error=plain_reason(article.send_error),
             ),
             "error",
         )
@@ -395,6 +411,8 @@ def change_status(number: int):
     form = StatusForm(prefix="status")
     if not form.validate_on_submit():
         return _ticket_page(t, 400, status_form=form)
+    if _stale(t):
+        return _ticket_page(t, 409, status_form=form)
     set_status(t, form.status.data, user=current_user)
     db.session.commit()
     flash(_("Status changed."), "info")

@@ -47,3 +47,4 @@ from . import (  # noqa: F401
 from . import admin_objects, openapi, routes, usage  # noqa: F401
 from . import openapi, routes, usage  # noqa: F401
 from . import contract_history  # noqa: F401, E402
+from . import agent_day, openapi, routes, usage  # noqa: F401

@@ -1,0 +1,113 @@
+"""Auto-assignment: a client's dedicated agent, else round-robin among the agents on duty.
+
+On duty = an active agent, not marked away, inside working hours on the vendor's calendar
+(``WORKDAY_START``-``WORKDAY_END`` in their own time zone, ``HOLIDAY_COUNTRY`` holidays). The
+round-robin picks whoever was given a ticket longest ago. Only flushes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..audit import record
+from ..calendar import get_calendar
+from ..extensions import db
+from ..models import Client, Role, Ticket, TicketStatus, User, utcnow
+
+
+def _hhmm(value: str) -> time:
+    hours, _, minutes = str(value).partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def on_duty(user: User, now: datetime | None = None) -> bool:
+    """Whether ``user`` is at work now: active, not away, inside working hours."""
+    if not user.active or user.away or user.role != Role.AGENT:
+        return False
+    cfg = current_app.config
+    calendar = get_calendar(
+        tz=user.timezone or cfg["TIMEZONE"], country=cfg.get("HOLIDAY_COUNTRY") or None,
+        start=_hhmm(cfg["WORKDAY_START"]), end=_hhmm(cfg["WORKDAY_END"]),
+    )
+    return calendar.is_business_time(now or utcnow())
+
+
+def next_agent(now: datetime | None = None, *, exclude: set[int] = frozenset()) -> User | None:
+    """The agent on duty whose last assigned ticket is the oldest (never assigned: first)."""
+    last = (
+        select(Ticket.assignee_id, func.max(Ticket.created_at).label("last"))
+        .where(Ticket.assignee_id.is_not(None)).group_by(Ticket.assignee_id).subquery()
+    )
+    rows = db.session.execute(
+        select(User, last.c.last).outerjoin(last, last.c.assignee_id == User.id)
+        .where(User.role == Role.AGENT, User.active.is_(True), User.away.is_(False))
+        .order_by(last.c.last.is_not(None), last.c.last, User.id)
+    ).all()
+    for user, _last in rows:
+        if user.id not in exclude and on_duty(user, now):
+            return user
+    return None
+
+
+def choose_assignee(ticket: Ticket, now: datetime | None = None,
+                    *, exclude: set[int] = frozenset()) -> User | None:
+    client = db.session.get(Client, ticket.client_id) if ticket.client_id else None
+    if client is not None and client.dedicated_agent_id and client.dedicated_agent_id not in exclude:
+        agent = db.session.get(User, client.dedicated_agent_id)
+        if agent is not None and agent.active and not agent.away:
+            return agent
+    if not current_app.config.get("AUTO_ASSIGN", True):
+        return None
+    return next_agent(now, exclude=exclude)
+
+
+def auto_assign(ticket: Ticket, now: datetime | None = None) -> User | None:
+    """Give a new, unassigned ticket to someone (audited as the system); None: nobody on duty."""
+    if ticket.assignee_id is not None:
+        return None
+    agent = choose_assignee(ticket, now)
+    if agent is None:
+        return None
+    from ..tickets.services import update_fields
+
+    update_fields(ticket, actor="auto-assign", assignee_id=agent.id)
+    return agent
+
+
+def set_away(user: User, away: bool, *, actor: User | None = None) -> list[Ticket]:
+    """Mark ``user`` away (or back); going away hands their new tickets to colleagues."""
+    user.away = away
+    db.session.flush()
+    record(user, "update", user=actor or user, before={"away": not away}, after={"away": away})
+    moved: list[Ticket] = []
+    if not away:
+        return moved
+    from ..tickets.services import update_fields
+
+    tickets = db.session.scalars(
+        select(Ticket).where(Ticket.assignee_id == user.id, Ticket.status == TicketStatus.NEW)
+        .order_by(Ticket.id)
+    ).all()
+    for ticket in tickets:
+        agent = choose_assignee(ticket, exclude={user.id})
+        update_fields(ticket, user=actor, actor="auto-assign",
+                      assignee_id=agent.id if agent else None)
+        moved.append(ticket)
+    return moved
+
+
+def set_dedicated_agent(client: Client, agent_id: int | None, *, user: User | None = None) -> None:
+    """The agent who gets the client's new tickets (None: round-robin)."""
+    from flask_babel import gettext as _
+
+    if agent_id is not None:
+        agent = db.session.get(User, agent_id)
+        if agent is None or agent.role != Role.AGENT or not agent.active:
+            raise ValueError(_("Choose an active agent."))
+    before = {"dedicated_agent_id": client.dedicated_agent_id}
+    client.dedicated_agent_id = agent_id
+    db.session.flush()
+    record(client, "update", user=user, before=before, after={"dedicated_agent_id": agent_id})
