@@ -16,7 +16,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, gettext
 from flask_mail import Message
 from sqlalchemy import select
@@ -150,10 +150,9 @@ def recipients(ticket: Ticket) -> list[User]:
 
 
 def _ticket_link(number: int) -> str:
-    try:
-        return url_for("agent.ticket", number=number, _external=True)
-    except RuntimeError:
-        return f"/console/tickets/{number}"
+    from ..hardening.links import public_url
+
+    return public_url("agent.ticket", number=number)
 
 
 def build_message(ticket: Ticket, event: SlaEvent, user: User) -> Message:

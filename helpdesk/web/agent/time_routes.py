@@ -51,6 +51,7 @@ from ...accounting.ledger import (
     update_entry,
 )
 from ...accounting.rules import KINDS, month_bounds, period_of
+from ...hardening.bounds import check_month
 from ...accounting.timers import cancel_timer, running_timer, start_timer, stop_timer
 from ...accounting.usage import month_entries, usage_json
 from ...auth.policy import (
@@ -536,7 +537,7 @@ def delete_time_entry(entry_id: int):
 def _month_arg(client: Client) -> str:
     month = request.args.get("month") or period_of(utcnow(), client.timezone)
     try:
-        month_bounds(month)
+        month_bounds(check_month(month))
     except ValueError:
         abort(400, description=_("The month must look like YYYY-MM."))
     return month

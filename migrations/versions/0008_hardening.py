@@ -1,0 +1,26 @@
+"""hardening: per-user session version and single-use link nonce
+
+Revision ID: 0008
+Revises: 0003
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0008'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_version', sa.Integer(), server_default='1',
+                                      nullable=False))
+        batch_op.add_column(sa.Column('token_nonce', sa.String(length=32), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('token_nonce')
+        batch_op.drop_column('session_version')
