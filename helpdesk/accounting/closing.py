@@ -58,6 +58,7 @@ def close_month(
     is refused unless ``force`` (month_is_over decides, in every client's zone).
     """
     month_bounds(period)
+    lock_month(period)  # waits for entries being written into the month to commit
     existing = db.session.scalar(select(ClosedMonth).where(ClosedMonth.period == period))
     if existing is not None:
         return existing

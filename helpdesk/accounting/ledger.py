@@ -19,6 +19,7 @@ from ..audit import record, snapshot
 from ..contracts import contract_on, has_addon
 from ..contracts.changes import status_while_in_force
 from ..extensions import db
+from .locks import lock_month
 from ..models import Client, ClosedMonth, EntrySource, Ticket, TimeEntry, User, utcnow
 from ..sla.service import business_calendar
 from .rules import KINDS, BillingRules, EntryBilling, billable_minutes, month_bounds, period_of
@@ -67,6 +68,7 @@ def is_month_closed(period: str) -> bool:
 
 
 def _require_open(period: str) -> None:
+    lock_month(period)  # a close waits for us, or we see it (helpdesk/accounting/locks.py)
     if is_month_closed(period):
         raise MonthClosed(
             f"{period} is closed: its entries are frozen. Record a correction as an adjustment."

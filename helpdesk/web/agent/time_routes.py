@@ -52,7 +52,13 @@ from ...accounting.ledger import (
 )
 from ...accounting.rules import KINDS, month_bounds, period_of
 from ...hardening.bounds import check_month
-from ...accounting.timers import cancel_timer, running_timer, start_timer, stop_timer
+from ...accounting.timers import (
+    TimerStopped,
+    cancel_timer,
+    running_timer,
+    start_timer,
+    stop_timer,
+)
 from ...accounting.usage import month_entries, usage_json
 from ...auth.policy import (
     can_edit_time_entry,
@@ -332,6 +338,10 @@ def timer_stop(number: int):
     try:
         entry = stop_timer(timer, user=current_user, session_code=form.session_code.data,
                            note=form.note.data)
+    except TimerStopped:  # a double click or a second tab: the first request logged it
+        db.session.rollback()
+        flash(_("This session was stopped already; its time is recorded once."), "info")
+        return _back_to_ticket(ticket)
     except LedgerError as exc:
         db.session.rollback()
         form.session_code.errors.append(str(exc))
@@ -349,7 +359,12 @@ def timer_cancel(number: int):
     form = TimerCancelForm(prefix="cancel")
     timer = running_timer(current_user, ticket)
     if form.validate_on_submit() and timer is not None:
-        cancel_timer(timer, user=current_user)
+        try:
+            cancel_timer(timer, user=current_user)
+        except TimerStopped:
+            db.session.rollback()
+            flash(_("This session was stopped already; its time is recorded once."), "info")
+            return _back_to_ticket(ticket)
         db.session.commit()
         flash(_("Timer cancelled; no time recorded."), "info")
     return _back_to_ticket(ticket)
