@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "helpdesk.sla.cli",
     "mail_ingest.cli",
     "reports.cli",
+    "helpdesk.hardening.doctor",
 )
 
 

@@ -76,6 +76,8 @@ def defaults(instance_path: str) -> dict:
         "ATTACHMENT_MAX_BYTES": 25 * 1024 * 1024,
         "BACKUP_DIR": str(inst / "backups"),
         "BACKUP_KEEP_DAYS": 14,
+        #: `flask doctor` fails a directory with less free space than this (MB).
+        "DOCTOR_MIN_FREE_MB": 500,
         "REPORT_DIR": str(inst / "reports"),
         # Outgoing mail (Flask-Mail)
         "MAIL_SERVER": "127.0.0.1",

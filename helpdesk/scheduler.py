@@ -451,7 +451,12 @@ def serve(app: Flask, *, stop: threading.Event | None = None) -> None:
     try:
         while not stop.is_set():
             if not lock.acquire():
-                if not standing_by:
+                error = getattr(lock, "last_error", None)
+                if error:  # not another scheduler: the database did not answer
+                    log.error("scheduler %s: database unreachable (%s); retrying in %ss",
+                              host_id(), error, poll)
+                    standing_by = False
+                elif not standing_by:
                     log.info("scheduler %s: another scheduler is active; standing by", host_id())
                     standing_by = True
                 stop.wait(poll)
