@@ -164,6 +164,15 @@ def check_directories() -> Iterator[Check]:
     yield check_directory("backups", cfg["BACKUP_DIR"], need)
 
 
+def check_restore() -> Iterator[Check]:
+    from ..backup import interrupted_restore
+
+    cut_off = interrupted_restore()
+    if cut_off:
+        yield Check("restore", FAIL, f"a restore of {cut_off['backup']} was cut off during its "
+                    f"{cut_off['step']} step: run `flask restore {cut_off['backup']} --yes` again")
+
+
 def check_scheduler() -> Iterator[Check]:
     from ..scheduler_lock import describe_holder
 
@@ -177,7 +186,8 @@ def check_scheduler() -> Iterator[Check]:
 
 
 CHECKS: tuple[Callable[[], Iterator[Check]], ...] = (
-    check_database, check_settings, check_directories, check_smtp, check_imap, check_scheduler,
+    check_database, check_settings, check_directories, check_restore, check_smtp, check_imap,
+    check_scheduler,
 )
 
 
