@@ -15,6 +15,7 @@ from ..audit import record
 from ..extensions import db
 from ..models import Client, ClosedMonth, TimeEntry, User, utcnow
 from .ledger import LedgerError, insert_ignoring_conflict
+from .locks import lock_month
 from .rules import month_bounds
 from .usage import month_utc_bounds
 

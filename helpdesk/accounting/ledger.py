@@ -19,9 +19,9 @@ from ..audit import record, snapshot
 from ..contracts import contract_on, has_addon
 from ..contracts.changes import status_while_in_force
 from ..extensions import db
-from .locks import lock_month
 from ..models import Client, ClosedMonth, EntrySource, Ticket, TimeEntry, User, utcnow
 from ..sla.service import business_calendar
+from .locks import lock_month
 from .rules import KINDS, BillingRules, EntryBilling, billable_minutes, month_bounds, period_of
 
 __all__ = [
