@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import secrets
 import re
+import secrets
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -32,8 +32,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .audit import record, snapshot
 from .auth import end_all_sessions
 from .extensions import db, mail
-from .i18n import N_, language_for
 from .hardening.links import public_url
+from .i18n import N_, language_for
 from .models import ApiToken, PortalRole, Role, SentNotification, User, utcnow
 
 log = logging.getLogger(__name__)

@@ -347,7 +347,7 @@ def _alert_if_failed_twice(run: JobRun) -> None:
     )
     try:
         mail.send(message)
-    except Exception:  # noqa: BLE001 - the failure is on the admin page anyway
+    except Exception:
         log.exception("could not mail the admins about job %s", run.job)
 
 

@@ -38,7 +38,7 @@ def _run_all(targets) -> list[BaseException]:
     return errors
 
 
-def test_a_timer_stopped_by_three_requests_at_once_is_billed_once(pg_apps):
+def test_a_timer_stopped_by_three_requests_at_once_is_billed_once(pg_apps):  # noqa: F811
     from tests.factories import Factory
 
     client_id = _seed(pg_apps[0])
@@ -74,7 +74,7 @@ def test_a_timer_stopped_by_three_requests_at_once_is_billed_once(pg_apps):
         assert db.session.scalar(select(func.count()).select_from(RunningTimer)) == 0
 
 
-def test_no_entry_lands_in_a_month_after_it_was_closed(pg_apps):
+def test_no_entry_lands_in_a_month_after_it_was_closed(pg_apps):  # noqa: F811
     client_id = _seed(pg_apps[0])
     period = "2026-03"
     barrier = threading.Barrier(len(pg_apps))

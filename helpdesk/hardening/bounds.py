@@ -16,7 +16,7 @@ MAX_PAGE = 1_000_000
 class BoundedIntConverter(IntegerConverter):
     """``<int:...>`` that does not match past ``MAX_DB_INT`` (so the route answers 404)."""
 
-    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
+    def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_DB_INT)
         super().__init__(map, *args, **kwargs)
 

@@ -51,7 +51,6 @@ from ...accounting.ledger import (
     update_entry,
 )
 from ...accounting.rules import KINDS, month_bounds, period_of
-from ...hardening.bounds import check_month
 from ...accounting.timers import (
     TimerStopped,
     cancel_timer,
@@ -69,6 +68,7 @@ from ...auth.policy import (
 from ...contracts import active_contract
 from ...contracts.changes import ContractChangeError, change_package, package_id_on
 from ...extensions import db
+from ...hardening.bounds import check_month
 from ...models import (
     Client,
     ClosedMonth,

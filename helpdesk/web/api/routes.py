@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from ...auth.policy import get_ticket_by_number_or_404
 from ...extensions import db
+from ...hardening.errors import problem
 from ...models import (
     Article,
     Channel,
@@ -32,7 +33,6 @@ from ...queues import ALL_STATUSES, BadCursor, QueueFilter, queue_page
 from ...sla.service import read_clocks
 from ...tickets.services import add_article, create_ticket, set_status
 from ..agent.sending import send_after_commit
-from ...hardening.errors import problem
 from . import bp
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import abort, g, jsonify, request
 
 from ...accounting.rules import month_bounds, period_of
-from ...hardening.bounds import MONTH_PATTERN, check_month
 from ...accounting.usage import usage_json
 from ...extensions import db
+from ...hardening.bounds import MONTH_PATTERN, check_month
 from ...models import Client, Role, utcnow
 from . import bp
 from .openapi import document

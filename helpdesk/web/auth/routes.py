@@ -6,8 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ...auth import throttle
-from ...auth import end_all_sessions
+from ...auth import end_all_sessions, throttle
 from ...extensions import db
 from ...hardening.redirects import safe_next
 from ...models import utcnow
