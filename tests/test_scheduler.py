@@ -757,3 +757,14 @@ def test_a_job_failing_twice_is_mailed_to_the_admins(app, factory):
     (message,) = outbox
     assert message.recipients == [admin.email] and "broken" in message.subject
     assert "the disk is full" in message.body
+
+
+def test_a_job_failing_twice_is_shown_on_the_admin_page(app, client, auth, factory):
+    admin = factory.user(Role.ADMIN, email="ops2@vendor.test")
+    db.session.commit()
+    auth.login(admin.email)
+    run_due_jobs(utc(2026, 3, 2, 2, 30), only=["broken"])
+    assert 'id="failed-twice"' not in client.get("/admin/jobs").get_data(as_text=True)
+    run_due_jobs(utc(2026, 3, 3, 2, 30), only=["broken"])
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert 'id="failed-twice"' in page and "broken" in page
