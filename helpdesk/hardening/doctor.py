@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -199,6 +200,7 @@ def run_checks() -> list[Check]:
 
 
 @click.command("doctor")
+@with_appcontext
 def doctor_command() -> None:
     """Check what production needs: database and schema, mail logins, settings, directories,
     the scheduler lock. One line per check; exit status 1 when any check failed."""
