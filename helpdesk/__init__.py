@@ -48,8 +48,10 @@ def create_app(config: dict | None = None) -> Flask:
     init_auth(app)
     _enable_sqlite_pragmas(app)
 
+    from . import hardening
     from .web import mail_html, register_blueprints
 
+    hardening.init_app(app)  # before the routes: the bounded <int:> converter
     register_blueprints(app)
     mail_html.init_app(app)
 

@@ -19,6 +19,7 @@ app and the scheduler while restoring.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -180,6 +182,43 @@ def create_backup(now: datetime | None = None) -> BackupInfo:
         n += 1
         path = target_dir / f"{PREFIX}{stamp}-{n}{SUFFIX}"
     attachments = Path(current_app.config["ATTACHMENT_DIR"])
+    with _backup_dir_lock(target_dir):
+        sweep_partial(target_dir)
+        return _write_backup(now, target_dir, path, attachments)
+
+
+@contextmanager
+def _backup_dir_lock(target_dir: Path) -> Iterator[None]:
+    """One backup or restore at a time per BACKUP_DIR (a killed holder's lock goes with it)."""
+    fd = os.open(target_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def sweep_partial(target_dir: Path) -> list[Path]:
+    """Remove what a killed backup or restore left: its work directory and partial archive.
+
+    Called with the BACKUP_DIR lock held, so nothing swept is still being written.
+    """
+    swept = []
+    for leftover in sorted(target_dir.glob(".work-*")) + sorted(target_dir.glob(".restore-*")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+            swept.append(leftover)
+    for leftover in sorted(target_dir.glob(f".partial-{PREFIX}*")):
+        leftover.unlink(missing_ok=True)
+        swept.append(leftover)
+    if swept:
+        log.warning("removed %d leftover(s) of an interrupted backup: %s", len(swept),
+                    ", ".join(p.name for p in swept))
+    return swept
+
+
+def _write_backup(now: datetime, target_dir: Path, path: Path, attachments: Path) -> BackupInfo:
     with tempfile.TemporaryDirectory(dir=target_dir, prefix=".work-") as work:
         work_dir = Path(work)
         db_name = _dump_database(work_dir)
@@ -322,12 +361,46 @@ def _check_member(member: tarfile.TarInfo, files: dict) -> None:
         raise BackupError(f"{member.name}: size differs from the manifest")
 
 
+RESTORE_STATE = ".restore-progress.json"
+
+
+def interrupted_restore() -> dict | None:
+    """The progress a restore recorded and never finished (it was killed), or None."""
+    state = backup_dir() / RESTORE_STATE
+    try:
+        return json.loads(state.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _record_restore(path: Path, step: str) -> None:
+    state = backup_dir() / RESTORE_STATE
+    tmp = state.with_name(state.name + ".tmp")
+    tmp.write_text(json.dumps({"backup": str(Path(path).resolve()), "step": step,
+                               "at": datetime.now(UTC).isoformat()}))
+    os.replace(tmp, state)
+
+
 def restore_backup(path: Path) -> dict:
-    """Replace the database and put the attachments back from a verified backup."""
-    url = _database_url()
-    backend = url.get_backend_name()
+    """Replace the database and put the attachments back from a verified backup.
+
+    Progress is recorded in BACKUP_DIR/.restore-progress.json: a restore cut off after the
+    database step is reported (``flask doctor``, the next ``flask restore``) until it is run
+    again; success is reported only once every attachment is back and checked.
+    """
     work_parent = backup_dir()
     work_parent.mkdir(parents=True, exist_ok=True)
+    with _backup_dir_lock(work_parent):
+        sweep_partial(work_parent)
+        _record_restore(path, "database")
+        manifest = _restore_locked(path, work_parent)
+        (work_parent / RESTORE_STATE).unlink(missing_ok=True)
+    return manifest
+
+
+def _restore_locked(path: Path, work_parent: Path) -> dict:
+    url = _database_url()
+    backend = url.get_backend_name()
     with tempfile.TemporaryDirectory(dir=work_parent, prefix=".restore-") as work:
         work_dir = Path(work)
         manifest = verify_backup(path, into=work_dir)
@@ -356,9 +429,25 @@ def restore_backup(path: Path) -> dict:
                 ],
                 env,
             )
-        _restore_attachments(work_dir / "attachments", Path(current_app.config["ATTACHMENT_DIR"]))
+        _record_restore(path, "attachments")
+        root = Path(current_app.config["ATTACHMENT_DIR"])
+        _restore_attachments(work_dir / "attachments", root)
+        missing = [name for name, entry in manifest["files"].items()
+                   if name.startswith("attachments/")
+                   and not _same_file(root / name.removeprefix("attachments/"), entry)]
+        if missing:
+            raise BackupError(f"{len(missing)} attachment(s) not back after the restore "
+                              f"(e.g. {missing[0]}): run the restore again")
     log.warning("restored %s (%s)", Path(path).name, manifest["created_at"])
     return manifest
+
+
+def _same_file(path: Path, entry: dict) -> bool:
+    try:
+        return path.stat().st_size == entry["size"] and (
+            "sha256" not in entry or _sha256_file(path) == entry["sha256"])
+    except FileNotFoundError:
+        return False
 
 
 def _restore_sqlite(copy: Path, live: Path) -> None:
@@ -404,6 +493,10 @@ def backup_command() -> None:
 @click.option("--yes", is_flag=True, help="Really overwrite the database and attachments.")
 def restore_command(file: Path, yes: bool) -> None:
     """Restore a backup FILE over the current database (stop the app and scheduler first)."""
+    cut_off = interrupted_restore()
+    if cut_off:
+        click.echo(f"warning: a restore of {cut_off['backup']} was cut off during its "
+                   f"{cut_off['step']} step ({cut_off['at']}); restoring again mends it", err=True)
     try:
         manifest = verify_backup(file)
     except BackupError as exc:

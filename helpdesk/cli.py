@@ -83,5 +83,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(demo_command)
     from .commands import register
+    from .hardening import cli_errors
 
     register(app)
+    cli_errors.init_app(app)  # one clear line for database/network errors (last: wraps all)

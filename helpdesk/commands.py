@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mail_ingest.cli",
     "reports.cli",
     "helpdesk.integrations.cli",
+    "helpdesk.hardening.doctor",
 )
 
 

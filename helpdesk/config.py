@@ -27,7 +27,17 @@ def defaults(instance_path: str) -> dict:
         "ENV": "development",  # "production" refuses to start without a SECRET_KEY
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_SECURE": False,  # production requires True (HTTPS only)
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": None,  # None: the same as SESSION_COOKIE_SECURE
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        #: Host names the app answers for (Flask TRUSTED_HOSTS); others get 400. Empty: any.
+        "TRUSTED_HOSTS": [],
+        #: How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix).
+        "PROXY_FIX_HOPS": 0,
+        #: Invitations one company's portal administrators may send per hour.
+        "INVITES_PER_COMPANY_PER_HOUR": 20,
         "MAX_CONTENT_LENGTH": 30 * 1024 * 1024,
         # Database
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{inst / 'helpdesk.db'}",
@@ -70,6 +80,8 @@ def defaults(instance_path: str) -> dict:
         "ATTACHMENT_MAX_BYTES": 25 * 1024 * 1024,
         "BACKUP_DIR": str(inst / "backups"),
         "BACKUP_KEEP_DAYS": 14,
+        #: `flask doctor` fails a directory with less free space than this (MB).
+        "DOCTOR_MIN_FREE_MB": 500,
         "REPORT_DIR": str(inst / "reports"),
         #: Where a logo uploaded in /setup or /admin/settings is kept.
         "BRANDING_DIR": str(inst / "branding"),
@@ -192,6 +204,25 @@ def check_config(app: Flask) -> None:
                 "(instance/config.py or the HELPDESK_SECRET_KEY environment variable)."
             )
         cfg["SECRET_KEY"] = _development_secret(app.instance_path)
+    if cfg.get("REMEMBER_COOKIE_SECURE") is None:
+        cfg["REMEMBER_COOKIE_SECURE"] = bool(cfg.get("SESSION_COOKIE_SECURE"))
+    public_url = (cfg.get("PUBLIC_URL") or "").strip()
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"HELPDESK_PUBLIC_URL must start with https:// (got {public_url!r}).")
+    if production:
+        if not public_url:
+            raise ConfigError(
+                "HELPDESK_PUBLIC_URL is not set. In production links in mail are built only from "
+                "it, e.g. HELPDESK_PUBLIC_URL=https://help.example.com."
+            )
+        if not cfg.get("SESSION_COOKIE_SECURE") or not cfg.get("REMEMBER_COOKIE_SECURE"):
+            raise ConfigError(
+                "HELPDESK_SESSION_COOKIE_SECURE must be true in production (cookies over HTTPS "
+                "only)."
+            )
+    if cfg.get("TRUSTED_HOSTS") and isinstance(cfg["TRUSTED_HOSTS"], str):
+        cfg["TRUSTED_HOSTS"] = [h.strip() for h in cfg["TRUSTED_HOSTS"].split(",") if h.strip()]
+    cfg["TRUSTED_HOSTS"] = cfg.get("TRUSTED_HOSTS") or None
     uri = cfg["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgresql://") or uri.startswith("postgres://"):
         # psycopg 3 is the driver we ship; SQLAlchemy's bare "postgresql://" means psycopg2.

@@ -93,9 +93,9 @@ def language_for(user) -> str:
 
 def _safe_local_path(target: str | None) -> str | None:
     """Only a path on this site: never redirect elsewhere after switching."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    from .hardening.redirects import safe_next
+
+    return safe_next(target)
 
 
 @bp.post("/language")

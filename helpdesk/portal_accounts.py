@@ -10,25 +10,29 @@ Services flush; the request commits, then sends the mail.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
+import secrets
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from datetime import datetime
 from functools import cache
 
-from flask import abort, current_app, render_template, url_for
+from flask import abort, current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .audit import record, snapshot
+from .auth import end_all_sessions
 from .extensions import db, mail
+from .hardening.links import public_url
 from .i18n import N_, language_for
 from .models import ApiToken, PortalRole, Role, SentNotification, User, utcnow
 
@@ -61,14 +65,23 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
 
 
 def password_fingerprint(user: User) -> str:
-    """A short digest of the password hash: it changes whenever the password does."""
-    return hashlib.sha256((user.password_hash or "-").encode()).hexdigest()[:24]
+    """A short digest of the password hash and session version: it changes with either."""
+    material = f"{user.password_hash or '-'}|{user.session_version or 1}"
+    return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
 def make_token(user: User, *, invite: bool = False) -> str:
-    """A signed, expiring link token that lets ``user`` choose a new password once."""
+    """A signed, expiring link token that lets ``user`` choose a new password once.
+
+    The link names a nonce kept on the user, made when the first outstanding link is issued;
+    using any link (or removing the user) clears it, so every link issued before stops working,
+    even when the password it set is later removed again (a second invitation).
+    """
     salt = INVITE_SALT if invite else RESET_SALT
-    return _serializer(salt).dumps({"u": user.id, "p": password_fingerprint(user)})
+    if not user.token_nonce:
+        user.token_nonce = secrets.token_hex(16)
+    return _serializer(salt).dumps(
+        {"u": user.id, "p": password_fingerprint(user), "n": user.token_nonce})
 
 
 def _max_age(invite: bool) -> int:
@@ -93,6 +106,11 @@ def user_for_token(token: str) -> User | None:
         user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
         if user is None or not user.active or data.get("p") != password_fingerprint(user):
             return None
+        nonce = data.get("n")
+        if not user.token_nonce or not isinstance(nonce, str) or not hmac.compare_digest(
+            nonce, user.token_nonce
+        ):
+            return None
         return user
     return None
 
@@ -110,7 +128,8 @@ def set_new_password(user: User, password: str) -> None:
     if problem:
         raise AccountError(problem)
     user.set_password(password)
-    db.session.flush()
+    user.token_nonce = None  # the link is used up
+    end_all_sessions(user)  # a stolen session or remember cookie stops working
     record(user, "password_set", user=user, after={"password": "changed"})
 
 
@@ -136,11 +155,8 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def external_url(endpoint: str, **values) -> str:
-    """An absolute link for mail: PUBLIC_URL when configured, never a Host header we were sent."""
-    base = current_app.config.get("PUBLIC_URL")
-    if base:
-        return base.rstrip("/") + url_for(endpoint, _external=False, **values)
-    return url_for(endpoint, _external=True, **values)
+    """An absolute link for mail: built on PUBLIC_URL only, never on a Host header we were sent."""
+    return public_url(endpoint, **values)
 
 
 def _message(user: User, subject: str, template: str, **context) -> Message:
@@ -231,10 +247,12 @@ def request_password_reset(email: str) -> Message | None:
     user = db.session.scalar(select(User).where(User.email == email))
     allowed = _reset_allowed_now(email, utcnow())
     real = user is not None and user.active
-    # For an unknown address build the same mail for a stand-in (never saved), and drop it.
-    target = user if real else User(id=0, email=email or "nobody@invalid", name="", role="agent")
+    # For an unknown address (or one mailed recently) build the same mail for a stand-in (never
+    # saved), and drop it: the link mailed before keeps working.
+    send = real and allowed
+    target = user if send else User(id=0, email=email or "nobody@invalid", name="", role="agent")
     message = reset_message(target)
-    return message if real and allowed else None
+    return message if send else None
 
 
 # -- company users (portal administrators) ---------------------------------------------------
@@ -277,8 +295,35 @@ def get_company_user_or_404(admin: User, user_id: int) -> User:
     return user
 
 
-def invite_user(admin: User, *, email: str, name: str, portal_role: str) -> User:
-    """Create (or bring back) a company user with no password; the caller mails the link."""
+#: The one answer to every invitation, whoever the address belongs to.
+INVITE_ANSWER = _l("An invitation was sent to %(email)s if the address can be invited.")
+
+
+class InviteLimitReached(AccountError):
+    """The company sent INVITES_PER_COMPANY_PER_HOUR invitations this hour."""
+
+
+def _count_invite(admin: User, now: datetime) -> None:
+    """Count one invitation attempt for the admin's company; refuse past the hourly limit."""
+    limit = int(current_app.config.get("INVITES_PER_COMPANY_PER_HOUR", 20))
+    prefix = f"portal-invite:{admin.client_id}:{int(now.timestamp()) // 3600}:"
+    used = db.session.scalar(
+        select(func.count()).select_from(SentNotification)
+        .where(SentNotification.key.startswith(prefix, autoescape=True))
+    ) or 0
+    if used >= limit:
+        raise InviteLimitReached(
+            _l("Your company sent %(n)d invitations in the last hour. Try again later.", n=limit))
+    db.session.add(SentNotification(key=f"{prefix}{secrets.token_hex(8)}", sent_at=now))
+    db.session.flush()
+
+
+def invite_user(admin: User, *, email: str, name: str, portal_role: str) -> User | None:
+    """Create (or bring back) a company user with no password; the caller mails the link.
+
+    None for an address that belongs to staff or to another company: the caller gives the same
+    answer as for a sent invitation (INVITE_ANSWER), so the form tells nobody whose it is.
+    """
     if not can_manage_company_users(admin):
         abort(404)
     email = email.strip().lower()
@@ -287,13 +332,14 @@ def invite_user(admin: User, *, email: str, name: str, portal_role: str) -> User
         raise AccountError(_l("Enter a valid email address."))
     if portal_role not in [r.value for r in INVITABLE_ROLES]:
         raise AccountError(_l("Choose a role."))
+    _count_invite(admin, utcnow())
     existing = db.session.scalar(select(User).where(User.email == email))
     if existing is not None:
         same_company = existing.role == Role.CLIENT and existing.client_id == admin.client_id
         if not same_company:
-            raise AccountError(
-                _l("This address cannot be invited here. Please contact support.")
-            )
+            log.info("invitation of %s by %s not sent: not this company's address", email,
+                     admin.email)
+            return None
         if existing.active:
             raise AccountError(_l("This person already has access."))
         before = snapshot(existing, AUDITED_FIELDS)
@@ -329,6 +375,8 @@ def remove_user(admin: User, user: User) -> None:
     before = snapshot(user, AUDITED_FIELDS)
     user.active = False
     user.password_hash = None
+    user.token_nonce = None
+    end_all_sessions(user)
     db.session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True)
     )

@@ -257,7 +257,8 @@ def filtered(user: User, filters: QueueFilter, now: datetime, *, with_search: bo
         stmt = stmt.where(Ticket.assignee_id == filters.assignee_id)
     if with_search:
         email = searched_email(filters.q)
-        match = _email_match(email) if email else ticket_match(filters.q)
+        match = (_email_match(email) if email
+                 else ticket_match(filters.q, public_only=not user.is_staff))
         if match is not None:
             stmt = stmt.where(match)
     return stmt
@@ -332,7 +333,8 @@ def _search_newest(user: User, filters: QueueFilter, now: datetime, below: int |
     """Newest matching tickets that pass the filters: candidates from the index, checked in
     growing batches, so a page costs what it needs whatever the size of the tables."""
     base = filtered(user, filters, now, with_search=False)
-    candidates = iter_matching_ids(filters.q, below=below)
+    candidates = iter_matching_ids(filters.q, below=below,
+                                   public_only=not user.is_staff)
     found: list[Ticket] = []
     batch = 64
     while len(found) < want:

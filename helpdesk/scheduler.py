@@ -236,24 +236,36 @@ def _summary(result: Any) -> str | None:
 
 
 def run_once(job: Job, fire: datetime, now: datetime, *, manual: bool = False) -> JobRun | None:
-    """Claim (job, fire) and run it; None when it was claimed before. The run commits its work."""
-    if _recorded(job.name, fire) is not None:
-        return None
-    run = JobRun(
-        job=job.name,
-        scheduled_for=fire,
-        started_at=_wall_clock(),
-        outcome=RUNNING,
-        host=host_id() + (MANUAL_SUFFIX if manual else ""),
-    )
-    db.session.add(run)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        log.info("job %s at %s: already claimed elsewhere", job.name, fire.isoformat())
-        return None
-    run_id = run.id
+    """Claim (job, fire) and run it; None when it was claimed before. The run commits its work.
+
+    A run a crash cut off (``interrupted``) is claimed again once: the jobs are idempotent, so
+    the month close, the reports or the backup that was going is finished, and only once.
+    """
+    recorded = _recorded(job.name, fire)
+    if recorded is not None:
+        if recorded.outcome != INTERRUPTED or (recorded.attempts or 1) >= MAX_ATTEMPTS:
+            return None
+        run_id = _reclaim(recorded.id, manual)
+        if run_id is None:
+            return None
+        log.warning("job %s at %s: interrupted before; running it again", job.name,
+                    fire.isoformat())
+    else:
+        run = JobRun(
+            job=job.name,
+            scheduled_for=fire,
+            started_at=_wall_clock(),
+            outcome=RUNNING,
+            host=host_id() + (MANUAL_SUFFIX if manual else ""),
+        )
+        db.session.add(run)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            log.info("job %s at %s: already claimed elsewhere", job.name, fire.isoformat())
+            return None
+        run_id = run.id
     log.info("job %s at %s: started", job.name, fire.isoformat())
     try:
         function = resolve(job.target)
@@ -271,7 +283,72 @@ def run_once(job: Job, fire: datetime, now: datetime, *, manual: bool = False) -
             _wall_clock(),
         )
         db.session.commit()
+        _alert_if_failed_twice(run)
     return run
+
+
+#: A run is tried at most this often: the first time, and once more after an interruption.
+MAX_ATTEMPTS = 2
+
+
+def _reclaim(run_id: int, manual: bool) -> int | None:
+    """Take an interrupted run for a second attempt; None when another scheduler took it."""
+    result = db.session.execute(
+        update(JobRun)
+        .where(JobRun.id == run_id, JobRun.outcome == INTERRUPTED,
+               JobRun.attempts < MAX_ATTEMPTS)
+        .values(outcome=RUNNING, attempts=JobRun.attempts + 1, started_at=_wall_clock(),
+                finished_at=None, host=host_id() + (MANUAL_SUFFIX if manual else ""))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return run_id if result.rowcount == 1 else None
+
+
+def failed_twice(run: JobRun) -> bool:
+    """This failure follows an interruption, or the job's previous run failed too."""
+    if run.outcome != ERROR:
+        return False
+    if (run.attempts or 1) >= MAX_ATTEMPTS:
+        return True
+    previous = db.session.scalar(
+        select(JobRun).where(JobRun.job == run.job, JobRun.scheduled_for < run.scheduled_for)
+        .order_by(JobRun.scheduled_for.desc()).limit(1)
+    )
+    return previous is not None and previous.outcome in (ERROR, INTERRUPTED)
+
+
+def _alert_if_failed_twice(run: JobRun) -> None:
+    """Mail the admins (once per run) when a job failed twice; the admin page shows it too."""
+    if not failed_twice(run):
+        return
+    from .models import Role, SentNotification, User
+
+    key = f"job-failed-twice:{run.id}"
+    if db.session.scalar(select(SentNotification.id).where(SentNotification.key == key)):
+        return
+    admins = [u.email for u in db.session.scalars(
+        select(User).where(User.role == Role.ADMIN, User.active.is_(True)))]
+    db.session.add(SentNotification(key=key, recipients=", ".join(admins)))
+    db.session.commit()
+    if not admins:
+        return
+    from flask_mail import Message
+
+    from .extensions import mail
+
+    last_line = (run.error or "").strip().splitlines()[-1:] or [""]
+    message = Message(
+        subject=f"[helpdesk] job {run.job} failed twice",
+        recipients=admins,
+        body=(f"The scheduled job {run.job} (for {run.scheduled_for:%Y-%m-%d %H:%M} UTC) failed "
+              f"again: {last_line[0]}\n\nSee Admin > Jobs for the details; run it by hand "
+              f"with `flask scheduler run {run.job}` once the cause is fixed.\n"),
+    )
+    try:
+        mail.send(message)
+    except Exception:
+        log.exception("could not mail the admins about job %s", run.job)
 
 
 def _wall_clock() -> datetime:
@@ -356,7 +433,8 @@ def run_job_now(name: str, now: datetime | None = None) -> list[JobRun]:
 
 
 def mark_interrupted_runs(now: datetime) -> int:
-    """Runs a dead scheduler left "running" are closed as interrupted (not run again)."""
+    """Runs a dead scheduler left "running" are closed as interrupted; :func:`run_once` runs
+    each of them again once."""
     result = db.session.execute(
         update(JobRun)
         .where(JobRun.outcome == RUNNING, JobRun.host.not_like(f"%{MANUAL_SUFFIX}"))
@@ -451,7 +529,12 @@ def serve(app: Flask, *, stop: threading.Event | None = None) -> None:
     try:
         while not stop.is_set():
             if not lock.acquire():
-                if not standing_by:
+                error = getattr(lock, "last_error", None)
+                if error:  # not another scheduler: the database did not answer
+                    log.error("scheduler %s: database unreachable (%s); retrying in %ss",
+                              host_id(), error, poll)
+                    standing_by = False
+                elif not standing_by:
                     log.info("scheduler %s: another scheduler is active; standing by", host_id())
                     standing_by = True
                 stop.wait(poll)

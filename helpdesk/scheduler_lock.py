@@ -54,6 +54,8 @@ class AdvisoryLock:
             },
         )
         self.conn: Connection | None = None
+        #: Why the last acquire() failed when it was not another holder (the database is down).
+        self.last_error: str | None = None
 
     def acquire(self) -> bool:
         try:
@@ -63,9 +65,10 @@ class AdvisoryLock:
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}
             ).scalar()
         except SQLAlchemyError as exc:
-            log.warning("scheduler lock: database unreachable: %s", exc)
+            self.last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             self._drop()
             return False
+        self.last_error = None
         return bool(got)
 
     def still_held(self) -> bool:
@@ -109,6 +112,7 @@ class FileLock:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.fd: int | None = None
+        self.last_error: str | None = None
 
     def acquire(self) -> bool:
         if self.fd is not None:
@@ -154,3 +158,33 @@ def lock_for(database_uri: str, lock_file: str | os.PathLike) -> SchedulerLock:
     if backend == "sqlite":
         return FileLock(lock_file)
     raise ValueError(f"no scheduler lock for the {backend} database")
+
+
+def describe_holder(database_uri: str, lock_file: str | os.PathLike) -> str:
+    """Who holds the scheduler lock now, in words (for ``flask doctor``)."""
+    backend = make_url(database_uri).get_backend_name()
+    if backend == "postgresql":
+        engine = create_engine(database_uri, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(text(
+                    "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start "
+                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                    "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key"
+                ), {"key": LOCK_KEY}).first()
+        finally:
+            engine.dispose()
+        if row is None:
+            return "no scheduler holds the lock"
+        return (f"held by PostgreSQL backend {row.pid} ({row.application_name or '?'} from "
+                f"{row.client_addr or 'local socket'}, since {row.backend_start:%Y-%m-%d %H:%M})")
+    path = Path(lock_file)
+    if not path.exists():
+        return "no scheduler holds the lock (no lock file)"
+    probe = FileLock(path)
+    if probe.acquire():
+        probe.release()
+        return "no scheduler holds the lock"
+    pid = path.read_text().strip() or "?"
+    return f"held by process {pid} ({path})"

@@ -351,11 +351,19 @@ class _SourceSql:
                 f"ORDER BY {self.key} DESC LIMIT :lim")
 
 
-def _source_sql(term: Term, n: int, dialect: str,
-                client_ids: list[int]) -> tuple[list[_SourceSql], dict]:
+#: Messages a client user may find: internal notes are staff-only (internal notes are few, so
+#: leaving their keys out costs a small set lookup per match).
+SQLITE_PUBLIC_ONLY = " AND (rowid & 4294967295) NOT IN (SELECT id FROM articles WHERE internal)"
+PG_PUBLIC_ONLY = (" AND NOT EXISTS (SELECT 1 FROM articles a WHERE "
+                  "a.id = search_article_vectors.article_id AND a.internal)")
+
+
+def _source_sql(term: Term, n: int, dialect: str, client_ids: list[int],
+                public_only: bool = False) -> tuple[list[_SourceSql], dict]:
     """Where one term may match (subject, messages, client, number), and the bind values.
 
     Each source orders its key by an index, so callers may page through it newest first.
+    ``public_only`` (client users and their tokens) leaves internal notes out.
     """
     params: dict = {}
     sources = []
@@ -363,13 +371,16 @@ def _source_sql(term: Term, n: int, dialect: str,
         params[f"m{n}"] = _fts5_query(term)
         sources += [
             _SourceSql("rowid", f"FROM tickets_fts WHERE tickets_fts MATCH :m{n}"),
-            _SourceSql("rowid", f"FROM articles_fts WHERE articles_fts MATCH :m{n}", 32),
+            _SourceSql("rowid", f"FROM articles_fts WHERE articles_fts MATCH :m{n}"
+                       + (SQLITE_PUBLIC_ONLY if public_only else ""), 32),
         ]
     elif dialect == "postgresql":
         params[f"m{n}"] = _tsquery(term)
         query = f"to_tsquery('simple', :m{n})"
         sources += [
-            _SourceSql("ticket_id", f"FROM {table} WHERE vector @@ {query}",
+            _SourceSql("ticket_id", f"FROM {table} WHERE vector @@ {query}"
+                       + (PG_PUBLIC_ONLY if public_only and table == "search_article_vectors"
+                          else ""),
                        static=not is_common_on_pg(term, table))
             for table in ("search_ticket_vectors", "search_article_vectors")
         ]
@@ -432,14 +443,16 @@ def _bind(sql: str, params: dict):
     return stmt
 
 
-def _term_clause(term: Term, n: int, dialect: str, clients: list[tuple[int, str]]):
+def _term_clause(term: Term, n: int, dialect: str, clients: list[tuple[int, str]],
+                 public_only: bool = False):
     """``tickets.id IN (...)`` of every ticket one term matches (one set, built once)."""
-    sources, params = _source_sql(term, n, dialect, matching_client_ids(term, clients))
+    sources, params = _source_sql(term, n, dialect, matching_client_ids(term, clients),
+                                  public_only)
     union = " UNION ".join(source.ids() for source in sources)
     return Ticket.id.in_(_bind(union, params).columns(column("id", Integer)))
 
 
-def ticket_match(q: str | None) -> ColumnElement[bool] | None:
+def ticket_match(q: str | None, public_only: bool = False) -> ColumnElement[bool] | None:
     """WHERE clause for tickets matching every term of ``q``; None when there is nothing to find.
 
     It builds each term's whole set of tickets: right for any order, costly for common words.
@@ -450,7 +463,8 @@ def ticket_match(q: str | None) -> ColumnElement[bool] | None:
         return None
     dialect = db.session.get_bind().dialect.name
     clients = _client_names()
-    clauses = [_term_clause(term, i, dialect, clients) for i, term in enumerate(terms)]
+    clauses = [_term_clause(term, i, dialect, clients, public_only)
+               for i, term in enumerate(terms)]
     return and_(*clauses) if clauses else false()
 
 
@@ -569,7 +583,8 @@ def _merge(generators: list[Iterator[int]]) -> Iterator[int]:
             last = ticket_id
 
 
-def iter_matching_ids(q: str | None, below: int | None = None) -> Iterator[int]:
+def iter_matching_ids(q: str | None, below: int | None = None,
+                      public_only: bool = False) -> Iterator[int]:
     """Ids of the tickets matching every term of ``q``, newest first, below ``below``.
 
     Lazy: it reads each source a page at a time and leaps over ids other terms rule out, so
@@ -589,7 +604,7 @@ def iter_matching_ids(q: str | None, below: int | None = None) -> Iterator[int]:
     text_sql = []
     satisfied_by: dict[int, set[int]] = {}  # client id -> the terms its name satisfies
     for n, term in enumerate(terms):
-        text_sql.append(_source_sql(term, n, dialect, []))
+        text_sql.append(_source_sql(term, n, dialect, [], public_only))
         for client_id in matching_client_ids(term, clients):
             satisfied_by.setdefault(client_id, set()).add(n)
     by_signature: dict[frozenset[int], list[int]] = {}

@@ -95,7 +95,7 @@ class Api:
         operation = self._operation(method, url)
         assert str(r.status_code) in operation["responses"], f"{r.status_code} not described"
         described = operation["responses"][str(r.status_code)]
-        schema = described["content"]["application/json"]["schema"]
+        schema = described["content"][r.mimetype]["schema"]
         check(r.get_json(), schema, self.spec)
         return r
 

@@ -688,3 +688,89 @@ def test_daily_fire_near_midnight_belongs_to_the_local_day():
     assert daily.latest(utc(2026, 6, 30, 22, 30)).astimezone(ZoneInfo(BELGRADE)).date() == date(
         2026, 7, 1
     )
+
+
+# -- a run cut off by a crash is run again once (issue 16) ----------------------------------------
+
+
+def slow_month_to_file(app) -> None:
+    """The first attempt hangs (the test kills the process meanwhile); the second finishes."""
+    path = Path(app.config["PROBE_FILE"])
+    with open(path, "a") as fh:
+        fh.write(f"start {os.getpid()}\n")
+    if path.read_text().count("start") == 1:
+        time.sleep(60)
+    with open(path, "a") as fh:
+        fh.write(f"closed {os.getpid()}\n")
+
+
+def mail_reports_to_file(app) -> None:
+    with open(app.config["PROBE_FILE"], "a") as fh:
+        fh.write(f"mailed {os.getpid()}\n")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_month_close_killed_mid_way_is_finished_once_by_the_next_scheduler(
+    kind, tmp_path, request
+):
+    url = _database(kind, tmp_path, request)
+    _prepare_database(url)
+    close = {"name": "probe_close", "target": "tests.test_scheduler:slow_month_to_file",
+             "schedule": "monthly 1 06:00", "args": ["app"]}
+    reports = {"name": "probe_reports", "target": "tests.test_scheduler:mail_reports_to_file",
+               "after": "probe_close", "args": ["app"]}
+    probe_file = tmp_path / "probe.log"
+    first = SchedulerProcess(url, tmp_path, [close, reports])
+    try:
+        _wait(lambda: any(tag == "start" for tag, _ in _lines(probe_file)),
+              what="the month close to start")
+    finally:
+        first.stop(signal.SIGKILL)  # killed during the month close
+    second = SchedulerProcess(url, tmp_path, [close, reports])
+    try:
+        _wait(lambda: any(tag == "mailed" for tag, _ in _lines(probe_file)),
+              what="the next scheduler to finish the close and mail the reports")
+        time.sleep(1.0)
+    finally:
+        assert second.stop() == 0
+    third = SchedulerProcess(url, tmp_path, [close, reports])  # a later restart changes nothing
+
+    def taken() -> int:
+        return sum(p.read_text(errors="replace").count("lock taken")
+                   for p in tmp_path.glob("scheduler-*.log"))
+
+    try:
+        _wait(lambda: taken() >= 3, what="the third scheduler to take the lock")
+        time.sleep(1.0)
+    finally:
+        assert third.stop() == 0
+    tags = [tag for tag, _ in _lines(probe_file)]
+    assert tags == ["start", "start", "closed", "mailed"]
+    assert [r[1] for r in _runs(url, "probe_close")] == [OK]
+    assert [r[1] for r in _runs(url, "probe_reports")] == [OK]
+
+
+def test_a_job_failing_twice_is_mailed_to_the_admins(app, factory):
+    from helpdesk.extensions import mail
+    from helpdesk.models import Role
+
+    admin = factory.user(Role.ADMIN, email="ops@vendor.test")
+    db.session.commit()
+    with mail.record_messages() as outbox:
+        run_due_jobs(utc(2026, 3, 2, 2, 30), only=["broken"])
+        assert outbox == []  # one failure: on the admin page only
+        run_due_jobs(utc(2026, 3, 3, 2, 30), only=["broken"])
+    (message,) = outbox
+    assert message.recipients == [admin.email] and "broken" in message.subject
+    assert "the disk is full" in message.body
+
+
+def test_a_job_failing_twice_is_shown_on_the_admin_page(app, client, auth, factory):
+    admin = factory.user(Role.ADMIN, email="ops2@vendor.test")
+    db.session.commit()
+    auth.login(admin.email)
+    run_due_jobs(utc(2026, 3, 2, 2, 30), only=["broken"])
+    assert 'id="failed-twice"' not in client.get("/admin/jobs").get_data(as_text=True)
+    run_due_jobs(utc(2026, 3, 3, 2, 30), only=["broken"])
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert 'id="failed-twice"' in page and "broken" in page

@@ -29,6 +29,7 @@ from ..i18n import language_for
 from ..integrations.events import emit
 from ..models import Client, ClosedMonth, Role, TimeEntry, User, utcnow
 from .ledger import LedgerError, insert_ignoring_conflict
+from .locks import lock_month
 from .rules import month_bounds
 from .usage import month_utc_bounds
 
@@ -119,6 +120,7 @@ def close_month(
     audit log records it with the entries that were not reviewed.
     """
     month_bounds(period)
+    lock_month(period)  # waits for entries being written into the month to commit
     existing = db.session.scalar(select(ClosedMonth).where(ClosedMonth.period == period))
     if existing is not None:
         return existing

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..integrations.events import emit
 from ..models import Client, ClosedMonth, EntrySource, Ticket, TimeEntry, User, utcnow
 from ..sla.service import business_calendar
+from .locks import lock_month
 from .rules import KINDS, BillingRules, EntryBilling, billable_minutes, month_bounds, period_of
 
 __all__ = [
@@ -68,6 +69,7 @@ def is_month_closed(period: str) -> bool:
 
 
 def _require_open(period: str) -> None:
+    lock_month(period)  # a close waits for us, or we see it (helpdesk/accounting/locks.py)
     if is_month_closed(period):
         raise MonthClosed(
             f"{period} is closed: its entries are frozen. Record a correction as an adjustment."

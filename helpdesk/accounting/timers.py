@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..audit import record, snapshot
 from ..extensions import db
 from ..models import Client, EntryKind, EntrySource, RunningTimer, Ticket, TimeEntry, User, utcnow
 from .ledger import LedgerError, insert_ignoring_conflict, log_entry
 
-__all__ = ["TimerError", "cancel_timer", "running_timer", "start_timer", "stop_timer", "timers_of"]
+__all__ = ["TimerError", "TimerStopped", "cancel_timer", "running_timer", "start_timer", "stop_timer", "timers_of"]
 
 
 class TimerError(LedgerError):
     """A timer action that cannot be done; the message is for the user."""
+
+
+class TimerStopped(TimerError):
+    """Another request stopped (or cancelled) this timer first."""
 
 
 def running_timer(agent: User, ticket: Ticket) -> RunningTimer | None:
@@ -87,6 +91,8 @@ def stop_timer(
     client = db.session.get(Client, ticket.client_id) if ticket.client_id else None
     if client is None:
         raise TimerError("the ticket has no client to bill")
+    before = snapshot(timer)
+    _claim(timer)
     now = now or utcnow()
     ended_at = max(now, timer.started_at)
     code = _clean_code(session_code) or timer.session_code
@@ -103,14 +109,27 @@ def stop_timer(
         note=text,
         user=user,
     )
-    record(timer, "stop", user=user, before=snapshot(timer), after={"time_entry_id": entry.id})
-    db.session.delete(timer)
+    record(timer, "stop", user=user, before=before, after={"time_entry_id": entry.id})
     db.session.flush()
     return entry
 
 
+def _claim(timer: RunningTimer) -> None:
+    """Delete the timer's row first (DELETE ... RETURNING): only the request that deleted it
+    goes on to log time; a second click or tab waits for the first and is told it stopped."""
+    claimed = db.session.execute(
+        delete(RunningTimer).where(RunningTimer.id == timer.id).returning(RunningTimer.id),
+        execution_options={"synchronize_session": False},
+    ).scalar()
+    if claimed is None:
+        db.session.expunge(timer)
+        raise TimerStopped("the timer was stopped already (another click or tab)")
+    db.session.expunge(timer)  # the row is gone; keep its values for the entry and the audit
+
+
 def cancel_timer(timer: RunningTimer, *, user: User) -> None:
     """Throw the timer away without recording time."""
-    record(timer, "cancel", user=user, before=snapshot(timer))
-    db.session.delete(timer)
+    before = snapshot(timer)
+    _claim(timer)
+    record(timer, "cancel", user=user, before=before)
     db.session.flush()

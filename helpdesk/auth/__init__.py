@@ -16,5 +16,18 @@ def init_auth(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        # "<id>:<session version>" (User.get_id): a session or remember cookie made before the
+        # password was set, reset, the user signed out everywhere or was deactivated is refused.
+        ident, _, version = str(user_id).partition(":")
+        if not ident.isdigit() or not version.isdigit() or len(ident) > 18:
+            return None
+        user = db.session.get(User, int(ident))
+        if user is None or not user.active or int(version) != (user.session_version or 1):
+            return None
+        return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Every session and remember cookie of ``user`` stops working (the caller commits)."""
+    user.session_version = (user.session_version or 1) + 1
+    db.session.flush()

@@ -44,6 +44,8 @@ class JobRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(20), default="running")
+    #: 2 once an interrupted run was run again by the scheduler that took over (at most once).
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     summary: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str | None] = mapped_column(String(200))

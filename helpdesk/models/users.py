@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -68,6 +68,11 @@ class User(UserMixin, db.Model):
     logmein_email: Mapped[str | None] = mapped_column(String(254), unique=True)
     #: Staff: away (holiday, sick): gets no new tickets; their new tickets go to colleagues.
     away: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: Bumped on password set/reset, "sign out everywhere" and deactivation: every session and
+    #: remember cookie carrying an older number stops working (see helpdesk/auth/sessions.py).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: The nonce of the one reset/invitation link that may still be used (None: no link valid).
+    token_nonce: Mapped[str | None] = mapped_column(String(32))
 
     client = relationship("Client", foreign_keys=[client_id], back_populates="users")
     tokens = relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")
@@ -77,6 +82,9 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:  # Flask-Login: the session and remember cookie carry the version
+        return f"{self.id}:{self.session_version or 1}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login

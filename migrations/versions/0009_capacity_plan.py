@@ -1,7 +1,7 @@
 """capacity plan
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03 07:23:46.548886
 
 """
@@ -13,7 +13,7 @@ import helpdesk.models.types
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

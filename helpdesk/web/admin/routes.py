@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import IngestFailure, JobRun
-from ...scheduler import ERROR, INTERRUPTED, OK, RUNNING, job_overview
+from ...scheduler import ERROR, INTERRUPTED, OK, RUNNING, failed_twice, job_overview
 from . import bp
 from .schedule_words import OUTCOME_LABELS, schedule_words
 
@@ -51,6 +51,7 @@ def jobs():
     return render_template(
         "admin/jobs.html",
         overview=overview,
+        failed_twice=[s.name for s in overview if s.last_run and failed_twice(s.last_run)],
         runs=runs,
         names=names,
         outcomes=OUTCOMES,

@@ -28,7 +28,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
 from ... import attachments as attachment_store
-from ...auth.policy import get_client_or_404, get_ticket_by_number_or_404, get_ticket_or_404
+from ...auth.policy import (
+    can_see_client_reports,
+    get_client_or_404,
+    get_ticket_by_number_or_404,
+    get_ticket_or_404,
+)
 from ...contracts.services import addons_on, contract_on, package_on
 from ...extensions import db
 from ...followers.service import reply_cc
@@ -553,6 +558,7 @@ def client(client_id: int):
     return render_template(
         "agent/client.html",
         client=c,
+        show_money=can_see_client_reports(current_user, c),
         contract=contract,
         package=package,
         addons=addons,

@@ -58,7 +58,13 @@ from ...accounting.ledger import (
     update_entry,
 )
 from ...accounting.rules import KINDS, month_bounds, period_of
-from ...accounting.timers import cancel_timer, running_timer, start_timer, stop_timer
+from ...accounting.timers import (
+    TimerStopped,
+    cancel_timer,
+    running_timer,
+    start_timer,
+    stop_timer,
+)
 from ...accounting.usage import month_entries, usage_json
 from ...auth.policy import (
     can_edit_time_entry,
@@ -69,6 +75,7 @@ from ...auth.policy import (
 from ...contracts import active_contract
 from ...contracts.changes import ContractChangeError, change_package, package_id_on
 from ...extensions import db
+from ...hardening.bounds import check_month
 from ...models import (
     Client,
     ClosedMonth,
@@ -343,6 +350,10 @@ def timer_stop(number: int):
     try:
         entry = stop_timer(timer, user=current_user, session_code=form.session_code.data,
                            note=form.note.data)
+    except TimerStopped:  # a double click or a second tab: the first request logged it
+        db.session.rollback()
+        flash(_("This session was stopped already; its time is recorded once."), "info")
+        return _back_to_ticket(ticket)
     except LedgerError as exc:
         db.session.rollback()
         form.session_code.errors.append(str(exc))
@@ -360,7 +371,12 @@ def timer_cancel(number: int):
     form = TimerCancelForm(prefix="cancel")
     timer = running_timer(current_user, ticket)
     if form.validate_on_submit() and timer is not None:
-        cancel_timer(timer, user=current_user)
+        try:
+            cancel_timer(timer, user=current_user)
+        except TimerStopped:
+            db.session.rollback()
+            flash(_("This session was stopped already; its time is recorded once."), "info")
+            return _back_to_ticket(ticket)
         db.session.commit()
         flash(_("Timer cancelled; no time recorded."), "info")
     return _back_to_ticket(ticket)
@@ -548,7 +564,7 @@ def delete_time_entry(entry_id: int):
 def _month_arg(client: Client) -> str:
     month = request.args.get("month") or period_of(utcnow(), client.timezone)
     try:
-        month_bounds(month)
+        month_bounds(check_month(month))
     except ValueError:
         abort(400, description=_("The month must look like YYYY-MM."))
     return month

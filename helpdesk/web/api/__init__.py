@@ -3,11 +3,12 @@
 Every route needs a token except the OpenAPI description, which says how to get one.
 """
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, request
 from werkzeug.exceptions import HTTPException
 
 from ...auth.tokens import user_from_bearer
 from ...extensions import csrf
+from ...hardening.errors import problem
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -22,13 +23,13 @@ def _authenticate():
         return None
     g.api_user = user_from_bearer(request)
     if g.api_user is None:
-        return jsonify(error="unauthorized", message="Send 'Authorization: Bearer <token>'."), 401
+        return problem(401, "Unauthorized", "Send 'Authorization: Bearer <token>'.")
     return None
 
 
 @bp.errorhandler(HTTPException)
 def _json_error(exc: HTTPException):
-    return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
+    return problem(exc.code or 500, exc.name, exc.description)
 
 
 from . import mailboxes, openapi, routes, usage  # noqa: F401

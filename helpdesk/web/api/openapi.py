@@ -64,11 +64,15 @@ TICKET = {
 
 SCHEMAS = {
     "Error": _object({
+        "type": STRING,
+        "title": STRING,
+        "status": INTEGER,
+        "detail": STRING,
         "error": STRING,
         "message": STRING,
         "fields": {"type": "object", "additionalProperties": STRING,
                    "description": "Per invalid field, what is wrong (422 only)."},
-    }, required=["error", "message"]),
+    }, required=["type", "title", "status", "error", "message"]),
     "Me": _object({"id": INTEGER, "email": STRING, "role": STRING,
                    "client_id": _nullable(INTEGER)}),
     "Ticket": _object(TICKET),
@@ -134,7 +138,7 @@ SCHEMAS = {
 
 def _error(description: str) -> dict:
     return {"description": description,
-            "content": {"application/json": {"schema": _ref("Error")}}}
+            "content": {"application/problem+json": {"schema": _ref("Error")}}}
 
 
 def _ok(description: str, schema: str) -> dict:

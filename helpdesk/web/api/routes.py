@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from ...auth.policy import get_ticket_by_number_or_404
 from ...extensions import db
+from ...hardening.errors import problem
 from ...models import (
     Article,
     Channel,
@@ -45,8 +46,8 @@ class Invalid(Exception):
 
 @bp.errorhandler(Invalid)
 def _invalid(exc: Invalid):
-    return jsonify(error="invalid", message="The request has invalid fields.",
-                   fields=exc.fields), 422
+    return problem(422, "Unprocessable Content", "The request has invalid fields.",
+                   error="invalid", fields=exc.fields)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -285,7 +286,7 @@ def change_status(number: int):
     user: User = g.api_user
     t = get_ticket_by_number_or_404(user, number)
     if not user.is_staff:
-        return jsonify(error="forbidden", message="Only staff change a ticket's status."), 403
+        return problem(403, "Forbidden", "Only staff change a ticket's status.")
     data = _json_body()
     status = data.get("status")
     if status not in TicketStatus.values():

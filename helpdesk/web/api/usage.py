@@ -11,6 +11,7 @@ from flask import abort, g, jsonify, request
 from ...accounting.rules import month_bounds, period_of
 from ...accounting.usage import usage_json
 from ...extensions import db
+from ...hardening.bounds import MONTH_PATTERN, check_month
 from ...models import Client, Role, utcnow
 from . import bp
 from .openapi import document
@@ -23,7 +24,7 @@ _BY_KIND = {"type": "object", "additionalProperties": _MINUTES,
                            "consulting, development), before free visits and warranty."}
 _USAGE = {
     "client_id": {"type": "integer"},
-    "month": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"},
+    "month": {"type": "string", "pattern": MONTH_PATTERN},
     "status": {"type": "string", "enum": ["active", "trial", "expired", "cancelled", "none"]},
     "currency": {"type": "string"},
     "included_minutes": _MINUTES,
@@ -61,7 +62,7 @@ document(
         "parameters": [
             {"name": "client_id", "in": "path", "required": True, "schema": {"type": "integer"}},
             {"name": "month", "in": "query", "required": False,
-             "schema": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"},
+             "schema": {"type": "string", "pattern": MONTH_PATTERN},
              "description": "YYYY-MM in the client's time zone (default: the current month)."},
         ],
         "responses": {
@@ -69,13 +70,13 @@ document(
                     "content": {"application/json": {"schema": {
                         "$ref": "#/components/schemas/Usage"}}}},
             "400": {"description": "A malformed month.",
-                    "content": {"application/json": {"schema": {
+                    "content": {"application/problem+json": {"schema": {
                         "$ref": "#/components/schemas/Error"}}}},
             "401": {"description": "No or a bad bearer token.",
-                    "content": {"application/json": {"schema": {
+                    "content": {"application/problem+json": {"schema": {
                         "$ref": "#/components/schemas/Error"}}}},
             "404": {"description": "No such client, or not one you may see.",
-                    "content": {"application/json": {"schema": {
+                    "content": {"application/problem+json": {"schema": {
                         "$ref": "#/components/schemas/Error"}}}},
         },
     }},
@@ -97,7 +98,7 @@ def client_usage(client_id: int):
         abort(404)
     month = request.args.get("month") or period_of(utcnow(), client.timezone)
     try:
-        month_bounds(month)
+        month_bounds(check_month(month))
     except ValueError:
         abort(400, description="month must look like YYYY-MM")
     return jsonify(usage_json(client, month))

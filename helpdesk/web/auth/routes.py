@@ -6,8 +6,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ...auth import throttle
+from ...auth import end_all_sessions, throttle
 from ...extensions import db
+from ...hardening.redirects import safe_next
 from ...models import utcnow
 from ...portal_accounts import authenticate
 from .. import home_url
@@ -16,6 +17,7 @@ from .forms import LoginForm
 
 
 def _client_ip() -> str:
+    # The real client address: ProxyFix (PROXY_FIX_HOPS) has applied X-Forwarded-For.
     return request.remote_addr or "unknown"
 
 
@@ -55,10 +57,7 @@ def login():
 
 def _safe_next() -> str | None:
     """Only local paths: never redirect to another site after login."""
-    target = request.args.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return safe_next(request.args.get("next"))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -66,4 +65,15 @@ def _safe_next() -> str | None:
 def logout():
     logout_user()
     flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/logout/everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    """End every session and remember cookie of this user (other browsers and devices too)."""
+    end_all_sessions(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    flash(_("You are signed out on every device."), "info")
     return redirect(url_for("auth.login"))

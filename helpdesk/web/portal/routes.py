@@ -42,6 +42,7 @@ from ...auth.policy import (
 )
 from ...contracts.services import addons_on, contract_on, package_on
 from ...extensions import db, mail
+from ...hardening.bounds import MAX_PAGE, query_int
 from ...models import (
     OPEN_STATUSES,
     Article,
@@ -110,7 +111,7 @@ def home() -> ResponseReturnValue:
     if key not in STATUS_FILTERS:
         key = "open"
     statuses = STATUS_FILTERS[key][1]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = query_int("page", 1, maximum=MAX_PAGE)
     stmt = ticket_scope(current_user, select(Ticket))
     if statuses is not None:
         stmt = stmt.where(Ticket.status.in_(statuses))
@@ -406,8 +407,13 @@ def users() -> ResponseReturnValue:
             )
         except portal_accounts.AccountError as exc:
             form.email.errors.append(str(exc))
-            status = 400
+            status = 429 if isinstance(exc, portal_accounts.InviteLimitReached) else 400
         else:
+            if person is None:  # staff's or another company's address: the same answer
+                db.session.commit()
+                flash(str(portal_accounts.INVITE_ANSWER) % {"email": form.email.data.strip()},
+                      "info")
+                return redirect(url_for("portal.users"))
             message = portal_accounts.invite_message(person, admin)
             db.session.commit()
             _send_now(message, person.email)
@@ -428,7 +434,7 @@ def _send_now(message, email: str) -> None:
         flash(_("The invitation to %(email)s could not be sent. Try again later.",
                 email=email), "error")
     else:
-        flash(_("We sent an invitation to %(email)s.", email=email), "info")
+        flash(str(portal_accounts.INVITE_ANSWER) % {"email": email}, "info")
 
 
 @bp.post("/users/<int:user_id>/resend")
