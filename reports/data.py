@@ -165,6 +165,7 @@ def _build(
         out_of_hours_multiplier=Decimal(rules.out_of_hours_multiplier),
         requester=requester.name if requester is not None else None,
         contract_events=_contract_events(client, period, names),
+    )
 
 
 def _contract_events(client: Client, period: str, names: _Names) -> tuple[ContractEvent, ...]:

@@ -17,10 +17,18 @@ def _staff_only():
     require_roles(current_user, *AGENT_ROLES)
 
 
-from . import capacity, reports, routes, time_routes, visit_calendar, visits  # noqa: F401
-from . import new_ticket, reports, routes, time_routes, visits  # noqa: F401
-from . import dashboards, exports, reports, routes, time_routes, visits  # noqa: F401
-from . import mail_intake, reports, routes, time_routes, visits  # noqa: F401
-from . import reports, routes, time_routes, visits  # noqa: F401
-from . import contract_lifecycle, warranty  # noqa: F401, E402
-from . import day, reports, routes, time_routes, visits  # noqa: F401
+from . import (  # noqa: F401, E402 - the console's route modules register on bp
+    capacity,
+    contract_lifecycle,
+    dashboards,
+    day,
+    exports,
+    mail_intake,
+    new_ticket,
+    reports,
+    routes,
+    time_routes,
+    visit_calendar,
+    visits,
+    warranty,
+)

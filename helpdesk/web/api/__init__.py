@@ -32,20 +32,18 @@ def _json_error(exc: HTTPException):
     return problem(exc.code or 500, exc.name, exc.description)
 
 
-from . import mailboxes, openapi, routes, usage  # noqa: F401
-from . import exports, openapi, routes, usage  # noqa: F401
-# common (issue 19) registers its hooks after the token check above.
-from . import (  # noqa: F401
+from . import (  # noqa: F401, E402 - the API's route modules register on bp
+    admin_objects,
+    agent_day,
     common,
+    contract_history,
+    exports,
     imports,
     integrations,
+    mailboxes,
     openapi,
     routes,
     time_entries,
     usage,
     webhooks,
 )
-from . import admin_objects, openapi, routes, usage  # noqa: F401
-from . import openapi, routes, usage  # noqa: F401
-from . import contract_history  # noqa: F401, E402
-from . import agent_day, openapi, routes, usage  # noqa: F401
