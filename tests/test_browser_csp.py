@@ -69,6 +69,9 @@ def test_console_ticket_and_portal_work_with_the_csp(live_server, browser_page, 
     page.wait_for_timeout(1200)
     assert elapsed.inner_text() != first  # the timer script (static/js/timer.js) runs
     visit(f"/console/clients/{customer.id}")
+    menu = page.get_by_role("button", name="Menu")  # phone-sized header
+    if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
+        menu.click()
     page.get_by_role("button", name="Sign out", exact=True).click()
     page.wait_for_load_state()
 

@@ -72,7 +72,7 @@ def cost_preview(client: Client, ticket: Ticket | None, kind: str, started_at: d
     period = period_of(started_at, client.timezone)
     billing = entry_billing(client, kind, started_at, minutes, rules=rules)
     state = usage_module.contract_state(client, period)
-    records = usage_module._records(usage_module._entry_rows([client.id], period)).get(
+    records = usage_module._records(usage_module._entry_rows([client.id], period), rules).get(
         client.id, [])
     before = compute_usage(period, state, records, rules)
     extra = EntryRecord(

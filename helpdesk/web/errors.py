@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -37,8 +37,12 @@ def _wants_json() -> bool:
 def _page(exc: HTTPException) -> ResponseReturnValue:
     code = exc.code or 500
     if _wants_json():
-        return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), code
+        from ..hardening.errors import problem
+
+        return problem(code, exc.name, exc.description)
     title, message = PAGES.get(code, (exc.name, exc.description))
+    if request.url_rule is None and code == 400 and "trusted" in (exc.description or ""):
+        return exc  # a request for a host we do not serve: no page of ours links anywhere
     return render_template("errors/error.html", code=code, title=title, message=message), code
 
 

@@ -234,8 +234,9 @@ LIST_PARAMETERS = [
 
 
 def err(description: str) -> dict:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    """An error answer: a problem document (helpdesk/hardening/errors.py)."""
+    return {"description": description, "content": {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
 def ok(description: str, schema: str) -> dict:
@@ -249,6 +250,8 @@ def body(schema: str) -> dict:
 
 
 COMMON_RESPONSES = {
+    "400": err("A malformed query or body (the detail says which)."),
+    "422": err("A value out of range or of the wrong kind (the detail says which)."),
     "401": err("No or a bad bearer token."),
     "403": err("The token lacks the scope, or the user the role."),
     "429": err("Rate limit reached; see Retry-After."),

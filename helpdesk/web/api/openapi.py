@@ -250,8 +250,25 @@ def spec() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": copy.deepcopy({**SCHEMAS, **_EXTRA_SCHEMAS}),
         },
-        "paths": copy.deepcopy({**PATHS, **_EXTRA_PATHS}),
+        "paths": _errors_as_problems(copy.deepcopy({**PATHS, **_EXTRA_PATHS})),
     }
+
+
+def _errors_as_problems(paths: dict) -> dict:
+    """Every 4xx/5xx is answered as ``application/problem+json`` (helpdesk/hardening/errors.py):
+    error responses that modules described as plain JSON are described as the problem document."""
+    for item in paths.values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in (operation.get("responses") or {}).items():
+                if not str(status)[:1] in ("4", "5") or "content" not in response:
+                    continue
+                content = response["content"]
+                if "application/json" in content and "application/problem+json" not in content:
+                    content.pop("application/json")
+                    content["application/problem+json"] = {"schema": _ref("Error")}
+    return paths
 
 
 @bp.get("/openapi.json")
