@@ -26,15 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from helpdesk import create_app  # noqa: E402
-from helpdesk.capacity.models import DayOff, WorkingHours  # noqa: E402
-from helpdesk.capacity.planner import compute_plan, plan_week  # noqa: E402
-from helpdesk.capacity.rules import AgentWeek, plan  # noqa: E402
-from helpdesk.catalogue import ensure_catalogue  # noqa: E402
-from helpdesk.extensions import db  # noqa: E402
-from helpdesk.models import (  # noqa: E402
+from helpdesk import create_app
+from helpdesk.capacity.models import DayOff, WorkingHours
+from helpdesk.capacity.planner import compute_plan, plan_week
+from helpdesk.capacity.rules import AgentWeek, plan
+from helpdesk.extensions import db
+from helpdesk.models import (
     Client,
     Contract,
     ContractChange,
@@ -43,6 +42,7 @@ from helpdesk.models import (  # noqa: E402
     User,
     Visit,
 )
+from helpdesk.pricelist.catalogue import ensure_catalogue
 
 MONDAY = date(2026, 11, 16)
 CLIENTS, AGENTS, TICKETS = 1000, 50, 3000

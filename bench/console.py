@@ -43,9 +43,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from helpdesk import create_app, search
-from helpdesk.calendar import get_calendar
-from helpdesk.catalogue import ensure_catalogue
+from helpdesk import create_app
+from helpdesk.calendar.business import get_calendar
 from helpdesk.extensions import db
 from helpdesk.models import (
     PRIORITY_RANK,
@@ -57,7 +56,9 @@ from helpdesk.models import (
     Ticket,
     User,
 )
+from helpdesk.pricelist.catalogue import ensure_catalogue
 from helpdesk.sla.clock import PRIORITY_FACTORS, due_at
+from helpdesk.tickets import search
 
 PASSWORD = "bench-pass-2026"
 SEED = 2026

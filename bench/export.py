@@ -45,9 +45,9 @@ def _app(url: str, tmp: str):
 def populate(url: str, tmp: str) -> None:
     from sqlalchemy import insert, select
 
-    from helpdesk.catalogue import ensure_catalogue
     from helpdesk.extensions import db
     from helpdesk.models import Client, Contract, ContractChange, Package, TimeEntry, User
+    from helpdesk.pricelist.catalogue import ensure_catalogue
 
     rng = random.Random(18)
     app = _app(url, tmp)

@@ -23,11 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpdesk import create_app
-from helpdesk.catalogue import ensure_catalogue
 from helpdesk.extensions import db
 from helpdesk.integrations import imports as service
 from helpdesk.integrations import webhooks
 from helpdesk.models import Client, ClientDomain, Contact, ContactEmail, Role, User
+from helpdesk.pricelist.catalogue import ensure_catalogue
 from helpdesk.tickets.services import create_ticket
 
 COLUMNS = {"customer": ["Kunde"], "technician": "Techniker", "technician_name": "Tech",

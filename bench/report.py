@@ -170,7 +170,6 @@ def _seed(clients: int, entries: int, period: str) -> list[int]:
     from datetime import date, timedelta
 
     from helpdesk.accounting.rules import month_bounds
-    from helpdesk.catalogue import ensure_catalogue
     from helpdesk.extensions import db
     from helpdesk.models import Client as ClientRow
     from helpdesk.models import (
@@ -183,6 +182,7 @@ def _seed(clients: int, entries: int, period: str) -> list[int]:
         TimeEntry,
         User,
     )
+    from helpdesk.pricelist.catalogue import ensure_catalogue
 
     ensure_catalogue()
     standard = db.session.query(Package).filter_by(code="standard").one()

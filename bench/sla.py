@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from helpdesk.calendar import get_calendar
+from helpdesk.calendar.business import get_calendar
 from helpdesk.sla import due_at
 
 #: Targets in business minutes as support packages define them (first response .. resolution).

@@ -31,7 +31,6 @@ from sqlalchemy import insert, select
 
 from helpdesk import create_app
 from helpdesk.accounting.usage import usage_for, usage_many
-from helpdesk.catalogue import ensure_catalogue
 from helpdesk.extensions import db
 from helpdesk.models import (
     Addon,
@@ -42,6 +41,7 @@ from helpdesk.models import (
     Package,
     TimeEntry,
 )
+from helpdesk.pricelist.catalogue import ensure_catalogue
 
 PERIOD = "2026-03"
 #: The mix of work: mostly calls and remote sessions; visits are rare (one or two a year).

@@ -31,7 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .auth import init_auth
 
     extensions.db.init_app(app)
-    from .search import include_name
+    from .tickets.search import include_name
 
     # The full-text search objects are made by a migration, not by the models: autogenerate and
     # `flask db check` skip them.

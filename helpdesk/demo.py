@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from .accounting.closing import close_month, unreviewed_entries
 from .accounting.ledger import log_entry, review_entry
-from .catalogue import ensure_catalogue
 from .extensions import db
 from .models import (
     Addon,
@@ -38,6 +37,7 @@ from .models import (
     TicketStatus,
     User,
 )
+from .pricelist.catalogue import ensure_catalogue
 from .tickets.services import add_article, create_ticket, set_status
 
 DEMO_PASSWORD = "demo-pass-2026"

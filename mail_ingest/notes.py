@@ -78,8 +78,8 @@ def bounce_notice(article: Article, reason: str | None) -> Notice | None:
 
 
 def notify_bounces(outcomes: Iterable[Any]) -> None:
-    """After the batch's commit: tell the agents whose mail bounced (helpdesk.notify)."""
-    from helpdesk.notify import send_once
+    """After the batch's commit: tell the agents whose mail bounced (helpdesk.notifications.once)."""
+    from helpdesk.notifications.once import send_once
 
     for outcome in outcomes:
         notice = outcome.notice

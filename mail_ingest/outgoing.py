@@ -36,7 +36,6 @@ from flask import Flask, current_app, render_template
 from flask_babel import force_locale, lazy_gettext
 from sqlalchemy import bindparam, func, select
 
-from helpdesk.attachments import read_bytes
 from helpdesk.extensions import db
 from helpdesk.models import (
     Article,
@@ -48,6 +47,7 @@ from helpdesk.models import (
     Ticket,
     utcnow,
 )
+from helpdesk.tickets.attachments import read_bytes
 from mail_ingest.ackjournal import (  # noqa: F401 - forget_applied_journal: for ingest
     apply_journal,
     forget_applied_journal,

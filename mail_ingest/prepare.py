@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpdesk.attachments import path_for
+from helpdesk.tickets.attachments import path_for
 from mail_ingest.parse import ParsedMessage, parse_message
 
 

@@ -32,7 +32,7 @@ from helpdesk.accounting.ledger import is_month_closed
 from helpdesk.accounting.rules import month_bounds
 from helpdesk.extensions import db, mail
 from helpdesk.models import Client, Contact, SentNotification, StoredReport
-from helpdesk.notify import (
+from helpdesk.notifications.once import (
     AUTO_HEADERS,
     account_manager_email,
     already_sent,
@@ -270,7 +270,7 @@ def _message(client: Client, period: str, path: Path, to: list[str], cc: list[st
 def _mail_report(client: Client, period: str, path: Path) -> bool:
     """Send one client's report unless it went before; True if it was sent now.
 
-    The same once-only bookkeeping as :func:`helpdesk.notify.send_once`, with the PDF attached.
+    The same once-only bookkeeping as :func:`helpdesk.notifications.once.send_once`, with the PDF attached.
     """
     key = mail_key(client.id, period)
     to, cc = report_recipients(client)

@@ -80,7 +80,7 @@ STATUS_LABELS = {
     "closed": _("Closed"),
 }
 
-#: The price list's add-on names (helpdesk.catalogue), printed in the client's language; an
+#: The price list's add-on names (helpdesk.pricelist.catalogue), printed in the client's language; an
 #: add-on named otherwise prints as it is.
 ADDON_NAMES = (_("Cloud backup"), _("On-call phone support out of hours"))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
-from helpdesk.catalogue import ensure_catalogue
 from helpdesk.extensions import db
 from helpdesk.models import (
     Addon,
@@ -22,6 +21,7 @@ from helpdesk.models import (
     Role,
     User,
 )
+from helpdesk.pricelist.catalogue import ensure_catalogue
 
 PASSWORD = "secret-pass-1"
 _seq = itertools.count(1)

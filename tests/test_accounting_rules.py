@@ -73,7 +73,7 @@ class ClosesAt:
 
 @pytest.fixture(scope="module")
 def serbia():
-    from helpdesk.calendar import BusinessCalendar
+    from helpdesk.calendar.business import BusinessCalendar
 
     return BusinessCalendar("Europe/Belgrade", "RS")
 

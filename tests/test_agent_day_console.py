@@ -220,7 +220,7 @@ def _business_moment_this_month():
     """10:00 Belgrade on a working day of the current month, before now."""
     from datetime import timedelta
 
-    from helpdesk.calendar import get_calendar
+    from helpdesk.calendar.business import get_calendar
 
     zone = ZoneInfo("Europe/Belgrade")
     cal = get_calendar("Europe/Belgrade", "RS")

@@ -17,8 +17,7 @@ from sqlalchemy.engine import make_url
 
 from helpdesk import create_app
 from helpdesk.accounting.ledger import log_entry
-from helpdesk.attachments import store_bytes
-from helpdesk.backup import (
+from helpdesk.backup.archive import (
     BackupError,
     backups,
     create_backup,
@@ -29,6 +28,7 @@ from helpdesk.backup import (
 )
 from helpdesk.extensions import db
 from helpdesk.models import Client, EntryKind, Role
+from helpdesk.tickets.attachments import store_bytes
 from helpdesk.tickets.services import NewAttachment, add_article, create_ticket
 from helpdesk.visits import plan_visits
 from tests.conftest import TEST_DB_URL, base_config

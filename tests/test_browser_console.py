@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.serving import make_server
 
-from helpdesk.calendar import get_calendar
+from helpdesk.calendar.business import get_calendar
 from helpdesk.extensions import db
 from helpdesk.models import Role, TimeEntry
 from helpdesk.tickets.services import add_article, create_ticket

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpdesk import calendar as calendar_module
-from helpdesk.calendar import BusinessCalendar, get_calendar
+from helpdesk.calendar import business as calendar_module
+from helpdesk.calendar.business import BusinessCalendar, get_calendar
 
 BELGRADE = ZoneInfo("Europe/Belgrade")
 ISTANBUL = ZoneInfo("Europe/Istanbul")

@@ -20,7 +20,7 @@ from helpdesk.capacity.queue import (
 from helpdesk.capacity.rules import AgentWeek, ClientDemand, plan
 from helpdesk.extensions import db
 from helpdesk.models import Role, TimeEntry, Visit
-from helpdesk.queues import queue_page
+from helpdesk.tickets.queues import queue_page
 from helpdesk.tickets.services import create_ticket
 
 BELGRADE = ZoneInfo("Europe/Belgrade")
@@ -240,7 +240,7 @@ def test_week_start_is_the_local_monday_across_a_year_boundary():
 
 def test_the_daily_job_plans_next_week_and_an_unplanned_current_week(week, app):
     from helpdesk.capacity.planner import is_planned, plan_due_weeks
-    from helpdesk.scheduler import run_job_now
+    from helpdesk.scheduler.runner import run_job_now
 
     thursday = bg(19, 5, 15)  # the job's default time
     runs = run_job_now("capacity_plan", thursday)

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from helpdesk.attachments import store_bytes
 from helpdesk.extensions import db
 from helpdesk.models import (
     Article,
@@ -22,6 +21,7 @@ from helpdesk.models import (
     TicketPause,
     Visit,
 )
+from helpdesk.tickets.attachments import store_bytes
 from helpdesk.tickets.services import NewAttachment, add_article, create_ticket
 from helpdesk.web.agent import sending
 

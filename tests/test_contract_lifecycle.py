@@ -16,9 +16,9 @@ from helpdesk.contracts import active_contract
 from helpdesk.contracts.changes import choose_next_package
 from helpdesk.contracts.lifecycle import trial_last_day
 from helpdesk.extensions import db
-from helpdesk.jobs import JOBS
 from helpdesk.models import AuditLog, Contract, EntryKind, Role, SentNotification
-from helpdesk.scheduler import resolve, run_due_jobs
+from helpdesk.scheduler.jobs import JOBS
+from helpdesk.scheduler.runner import resolve, run_due_jobs
 from helpdesk.tickets.services import create_ticket
 from tests.servers import free_port, smtp_server  # noqa: F401 - fixture
 

@@ -12,7 +12,7 @@ import pytest
 from helpdesk.capacity.escalation import ticket_escalations
 from helpdesk.extensions import db
 from helpdesk.models import Role
-from helpdesk.scheduler import run_job_now
+from helpdesk.scheduler.runner import run_job_now
 from helpdesk.tickets.services import add_article, create_ticket
 from tests.servers import smtp_server  # noqa: F401 - fixture
 
@@ -65,7 +65,7 @@ def recipients(mails) -> list[str]:
     return [m.rcpt_tos[0] for m in mails]
 
 
-def test_each_level_once_to_the_right_person_at_the_right_business_time(ticket, smtp_server):  # noqa: F811,E501
+def test_each_level_once_to_the_right_person_at_the_right_business_time(ticket, smtp_server):  # noqa: F811
     minute(bg(17, 12, 12))  # 80 % of the 4 business hours
     assert recipients(smtp_server.wait_for(1)) == ["agent@vendor.test"]
     minute(bg(17, 13, 1))  # breached
@@ -104,13 +104,13 @@ def test_a_breach_met_in_time_goes_no_further(ticket, smtp_server):  # noqa: F81
     assert "am@vendor.test" not in recipients(smtp_server.messages)
 
 
-def test_without_configured_leads_the_admins_are_the_team_lead(app, ticket, smtp_server):  # noqa: F811,E501
+def test_without_configured_leads_the_admins_are_the_team_lead(app, ticket, smtp_server):  # noqa: F811
     app.config["ESCALATION_TEAM_LEADS"] = []
     minute(bg(17, 13, 1))
     assert "admin@vendor.test" in recipients(smtp_server.wait_for(2))
 
 
-def test_the_ticket_page_shows_the_escalations(ticket, factory, client, auth, smtp_server):  # noqa: F811,E501
+def test_the_ticket_page_shows_the_escalations(ticket, factory, client, auth, smtp_server):  # noqa: F811
     minute(bg(17, 13, 1))
     smtp_server.wait_for(2)
     agent = factory.user(Role.AGENT)

@@ -14,7 +14,7 @@ from helpdesk.config import ConfigError
 from helpdesk.extensions import db, mail
 from helpdesk.hardening.redirects import safe_next
 from helpdesk.models import ApiToken, Direction, PortalRole, Role, User
-from helpdesk.queues import QueueFilter, queue_page
+from helpdesk.tickets.queues import QueueFilter, queue_page
 from helpdesk.tickets.services import add_article, create_ticket
 from tests.conftest import base_config, csrf_token_from
 
@@ -71,7 +71,7 @@ def test_reset_request_with_a_forged_host_mails_the_public_url(app, client, peop
         r = client.post("/reset", data={"email": "member@alfa.test",
                                         "csrf_token": csrf_token_from(html)},
                         headers={"Host": "evil.example"})
-        from helpdesk.portal_accounts import wait_for_outbox
+        from helpdesk.auth.accounts import wait_for_outbox
 
         wait_for_outbox()
     assert r.status_code == 200
@@ -142,7 +142,7 @@ def test_stolen_session_and_remember_cookie_die_with_a_password_reset(app, clien
     stolen_session, stolen_remember = _cookie(client, "session"), _cookie(client, "remember_token")
     assert stolen_session and stolen_remember
     # The owner resets the password through the mailed link (in another browser).
-    from helpdesk import portal_accounts
+    from helpdesk.auth import accounts as portal_accounts
 
     with app.test_request_context():
         link_token = portal_accounts.make_token(people["member"])
@@ -174,7 +174,7 @@ def test_sign_out_everywhere_ends_other_sessions(app, client, people):
 
 
 def test_reused_invitation_link_fails_after_removal_and_a_new_invitation(app, client, people):
-    from helpdesk import portal_accounts
+    from helpdesk.auth import accounts as portal_accounts
 
     admin = people["admin"]
     with app.test_request_context():

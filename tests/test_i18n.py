@@ -302,7 +302,7 @@ def test_switcher_refuses_unknown_languages_and_foreign_redirects(client, auth, 
 
 
 def test_mail_is_written_in_the_recipients_language(app, compiled, factory):
-    from helpdesk import portal_accounts
+    from helpdesk.auth import accounts as portal_accounts
 
     tr_client = factory.client("Anadolu A.Ş.", language="tr")
     user = factory.user(Role.CLIENT, client=tr_client, language=None, name="Şükrü",

@@ -810,8 +810,8 @@ def test_cli_without_a_mailbox_explains_the_settings(app) -> None:
 
 
 def test_scheduler_job_target_runs_a_pass(app, imap_account: ImapAccount) -> None:
-    from helpdesk.jobs import JOBS
-    from helpdesk.scheduler import resolve
+    from helpdesk.scheduler.jobs import JOBS
+    from helpdesk.scheduler.runner import resolve
 
     job = next(j for j in JOBS if j.name == "mail_ingest")
     imap_account.append(mail("a@example.com", "Iz rasporeda", "<job-1@example.com>"))

@@ -18,7 +18,7 @@ from helpdesk.extensions import db, mail
 from helpdesk.integrations import imports as service
 from helpdesk.integrations.models import ImportBatch, TicketSuggestion
 from helpdesk.models import EntryKind, Role, TimeEntry
-from helpdesk.scheduler import run_job_now
+from helpdesk.scheduler.runner import run_job_now
 from helpdesk.tickets.services import create_ticket
 
 BELGRADE = ZoneInfo("Europe/Belgrade")

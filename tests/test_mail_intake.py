@@ -379,7 +379,7 @@ def test_a_bounce_of_our_reply_marks_it_not_delivered_and_tells_the_agent(
     reply.send_status = SendStatus.SENT
     db.session.commit()
     sent = []
-    monkeypatch.setattr("helpdesk.notify.mail.send", lambda message: sent.append(message))
+    monkeypatch.setattr("helpdesk.notifications.once.mail.send", lambda message: sent.append(message))
     body = _DSN_BODY.replace("<orig-1@example.org>", reply_id)
     from mail_ingest.ingest import notify_bounces
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from helpdesk.attachments import store_bytes
 from helpdesk.extensions import db
 from helpdesk.extensions import mail as mail_extension
 from helpdesk.models import Article, AutoReply, Direction, Role, SendStatus, Ticket
+from helpdesk.tickets.attachments import store_bytes
 from helpdesk.tickets.services import NewAttachment, add_article, create_ticket
 from mail_ingest.ingest import ingest_all
 from mail_ingest.msgid import ticket_mac

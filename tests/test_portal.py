@@ -10,7 +10,6 @@ import re
 import pytest
 from sqlalchemy import select
 
-from helpdesk.attachments import path_for, store_bytes
 from helpdesk.extensions import db
 from helpdesk.models import (
     ApiToken,
@@ -21,6 +20,7 @@ from helpdesk.models import (
     Ticket,
     TicketStatus,
 )
+from helpdesk.tickets.attachments import path_for, store_bytes
 from helpdesk.tickets.services import NewAttachment, add_article, create_ticket, set_status
 from tests.conftest import csrf_token_from
 

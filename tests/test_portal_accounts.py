@@ -11,7 +11,7 @@ from flask import g, template_rendered
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from helpdesk import portal_accounts
+from helpdesk.auth import accounts as portal_accounts
 from helpdesk.extensions import db, mail
 from helpdesk.models import ApiToken, AuditLog, PortalRole, Role, User
 from tests.factories import PASSWORD

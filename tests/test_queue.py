@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
-from helpdesk import search
 from helpdesk.extensions import db
 from helpdesk.models import Article, Role, Ticket
-from helpdesk.queues import (
+from helpdesk.tickets import search
+from helpdesk.tickets.queues import (
     BadCursor,
     QueueFilter,
     capped_count,

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from helpdesk.accounting.ledger import log_entry
+from helpdesk.contracts.reminders import due_threshold, send_due_reminders
 from helpdesk.extensions import db
 from helpdesk.models import EntryKind, Role, SentNotification
-from helpdesk.notify import send_once
-from helpdesk.reminders import due_threshold, send_due_reminders
-from helpdesk.scheduler import run_due_jobs
+from helpdesk.notifications.once import send_once
+from helpdesk.scheduler.runner import run_due_jobs
 from tests.servers import free_port, smtp_server  # noqa: F401 - fixture
 
 BELGRADE = ZoneInfo("Europe/Belgrade")

@@ -19,9 +19,10 @@ from sqlalchemy import select
 
 from helpdesk.config import defaults
 from helpdesk.extensions import db
-from helpdesk.jobs import JOBS, Job
 from helpdesk.models import IngestFailure, JobRun, Role
-from helpdesk.scheduler import (
+from helpdesk.scheduler.jobs import JOBS, Job
+from helpdesk.scheduler.lock import AdvisoryLock, FileLock
+from helpdesk.scheduler.runner import (
     ERROR,
     INTERRUPTED,
     OK,
@@ -35,7 +36,6 @@ from helpdesk.scheduler import (
     run_due_jobs,
     run_job_now,
 )
-from helpdesk.scheduler_lock import AdvisoryLock, FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 BELGRADE = "Europe/Belgrade"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpdesk.calendar import BusinessCalendar
+from helpdesk.calendar.business import BusinessCalendar
 from helpdesk.sla import SlaTargets, due_at, elapsed_fraction, sla_state, targets_for
 
 BELGRADE = ZoneInfo("Europe/Belgrade")

@@ -62,7 +62,7 @@ def test_month_and_week_views_show_visits_by_day_and_filter_by_agent(world, clie
     auth.login(world["ana"].email)
     day = world["day"].isoformat()
     html = client.get(f"/console/visits/calendar?date={day}").get_data(as_text=True)
-    cell = re.search(rf'data-day="{day}"[^>]*>(.*?)</td>', html, re.S).group(1)
+    cell = re.search(rf'data-day="{day}"[^>]*>(.*?)</td>', html, re.DOTALL).group(1)
     assert f'data-visit="{world["visit"].id}"' in cell and f'data-visit="{world["theirs"].id}"' in cell
     assert "Acme d.o.o. · Ana" in cell
     html = client.get(f"/console/visits/calendar?view=week&date={day}&agent={world['ana'].id}"

@@ -15,7 +15,7 @@ from helpdesk.extensions import db, mail
 from helpdesk.integrations import webhooks
 from helpdesk.integrations.models import WebhookDelivery
 from helpdesk.models import Role
-from helpdesk.scheduler import run_job_now
+from helpdesk.scheduler.runner import run_job_now
 from helpdesk.tickets.services import create_ticket
 from tests.conftest import csrf_token_from
 

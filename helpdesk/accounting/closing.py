@@ -23,7 +23,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 
-from ..audit import record
+from ..audit_log.record import record
 from ..extensions import db
 from ..i18n import language_for
 from ..integrations.events import emit
@@ -201,7 +201,7 @@ def close_due_months(period: str, *, now: datetime | None = None,
 
 def _tell_account_managers(period: str, blocked: dict[str, list[TimeEntry]]) -> int:
     """One mail per account manager (admins for clients without one), once per scheduled run."""
-    from ..notify import send_once
+    from ..notifications.once import send_once
 
     by_manager: dict[int | None, list[TimeEntry]] = defaultdict(list)
     for entries in blocked.values():
@@ -211,7 +211,7 @@ def _tell_account_managers(period: str, blocked: dict[str, list[TimeEntry]]) -> 
     admins = list(db.session.scalars(select(User).where(User.role == Role.ADMIN,
                                                         User.active.is_(True))))
     sent = 0
-    from ..portal_accounts import external_url
+    from ..auth.accounts import external_url
 
     try:
         link = external_url("agent.review_list")

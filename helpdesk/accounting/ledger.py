@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..contracts import contract_on, has_addon
 from ..contracts.changes import status_while_in_force
 from ..extensions import db

@@ -99,7 +99,7 @@ _ZERO = Decimal("0.00")
 
 
 class WorkingCalendar(Protocol):
-    """What the rules need from a business calendar (``helpdesk.calendar.BusinessCalendar``)."""
+    """What the rules need from a business calendar (``helpdesk.calendar.business.BusinessCalendar``)."""
 
     def split_minutes(self, start: datetime, end: datetime) -> tuple[float, float]:
         """(minutes inside, minutes outside) business hours of ``start..end``."""

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..extensions import db
 from ..models import Client, EntryKind, EntrySource, RunningTimer, Ticket, TimeEntry, User, utcnow
 from .ledger import LedgerError, insert_ignoring_conflict, log_entry

@@ -12,8 +12,8 @@ from datetime import datetime, time
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..audit import record
-from ..calendar import get_calendar
+from ..audit_log.record import record
+from ..calendar.business import get_calendar
 from ..extensions import db
 from ..models import Client, Role, Ticket, TicketStatus, User, utcnow
 

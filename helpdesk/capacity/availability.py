@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
-from ..audit import record
+from ..audit_log.record import record
 from ..extensions import db
 from ..models import Role, User
 from .models import DayOff, OnCallShift, WorkingHours

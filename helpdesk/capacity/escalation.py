@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..i18n import language_for
 from ..models import OPEN_STATUSES, Client, Role, SentNotification, Ticket, TicketStatus, User
-from ..notify import send_once
+from ..notifications.once import send_once
 from ..sla.service import ticket_calendar
 
 LEVEL_LEAD = 2
@@ -63,7 +63,7 @@ def _unmet(ticket: Ticket, target: str) -> datetime | None:
 
 
 def _link(number: int) -> str:
-    from ..portal_accounts import external_url
+    from ..auth.accounts import external_url
 
     return external_url("agent.ticket", number=number)
 

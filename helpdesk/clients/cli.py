@@ -122,7 +122,7 @@ def client_archive(client_id, yes):
               help="Invite to the portal with this role (a mail with a link is sent).")
 def contact_add(client_id, email, name, phones, language, portal_role):
     """Add a contact with EMAIL to client CLIENT_ID; prints the contact's id."""
-    from ..portal_accounts import send_later, wait_for_outbox
+    from ..auth.accounts import send_later, wait_for_outbox
     from .services import add_contact, grant_portal
 
     client = _client(client_id)
@@ -157,7 +157,7 @@ def contact_add(client_id, email, name, phones, language, portal_role):
 def contract_create(client_id, package_code, start, term_months, no_auto_renew, trial):
     """Sign a contract for CLIENT_ID on PACKAGE_CODE (basic, standard...); prints its id."""
     from ..contracts.admin import create_contract
-    from ..queues import local_today
+    from ..tickets.queues import local_today
 
     client = _client(client_id)
     package = db.session.scalar(select(Package).where(Package.code == package_code.lower()))
@@ -183,7 +183,7 @@ def contract_end(contract_id, last_day):
     """End contract CONTRACT_ID on its last day; prints its id."""
     from ..contracts.admin import end_contract
     from ..models import Contract
-    from ..queues import local_today
+    from ..tickets.queues import local_today
 
     contract = db.session.get(Contract, contract_id)
     if contract is None:
@@ -210,7 +210,7 @@ def contract_end(contract_id, last_day):
               help="Mail a link to choose a password.")
 def staff_create(email, role, name, language, extension, logmein_email, send_reset):
     """Create a staff account for EMAIL; prints its id."""
-    from ..portal_accounts import reset_message, send_later, wait_for_outbox
+    from ..auth.accounts import reset_message, send_later, wait_for_outbox
     from ..staff.services import create_staff
 
     try:

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 from sqlalchemy import func, select, update
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..extensions import db
 from ..models import (
     OPEN_STATUSES,
@@ -356,7 +356,7 @@ def deactivate_contact(actor: User | None, contact: Contact) -> Contact:
 def grant_portal(actor: User, contact: Contact, role: str) -> tuple[User, Message]:
     """Invite the contact to the portal with ``role``; returns the user and the mail to send
     once the request has committed."""
-    from ..portal_accounts import AUDITED_FIELDS, invite_message
+    from ..auth.accounts import AUDITED_FIELDS, invite_message
 
     if role not in PortalRole.values():
         raise FieldError("portal_role", str(_l("Choose a role.")))
@@ -388,7 +388,7 @@ def grant_portal(actor: User, contact: Contact, role: str) -> tuple[User, Messag
 
 
 def set_portal_role(actor: User, user: User, role: str) -> User:
-    from ..portal_accounts import AUDITED_FIELDS
+    from ..auth.accounts import AUDITED_FIELDS
 
     if role not in PortalRole.values():
         raise FieldError("portal_role", str(_l("Choose a role.")))
@@ -400,7 +400,7 @@ def set_portal_role(actor: User, user: User, role: str) -> User:
 
 
 def revoke_portal(actor: User | None, user: User) -> User:
-    from ..portal_accounts import AUDITED_FIELDS
+    from ..auth.accounts import AUDITED_FIELDS
 
     before = snapshot(user, AUDITED_FIELDS)
     user.active = False

@@ -12,7 +12,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..clients.services import require_not_archived
 from ..clients.validate import FieldError
 from ..extensions import db
@@ -194,6 +194,6 @@ def change_contract_package(actor: User | None, contract: Contract, package: Pac
 
 
 def _refresh_queue(client: Client) -> None:
-    from ..queues import refresh_reserved
+    from ..tickets.queues import refresh_reserved
 
     refresh_reserved(client.id)

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..accounting.rules import change_effective_date
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..extensions import db
 from ..integrations.events import emit
 from ..models import (

@@ -31,7 +31,7 @@ from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy import or_, select
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..extensions import db
 from ..models import Client, Contract, ContractAddon, ContractChange, ContractStatus, Package
 
@@ -175,7 +175,7 @@ def _trial_step(contract: Contract, today: date, summary: DaySummary) -> set[int
 
 def run_lifecycle(now: datetime) -> DaySummary:
     """Renew, end and convert every contract due at ``now`` (each client's own date)."""
-    from ..queues import refresh_reserved
+    from ..tickets.queues import refresh_reserved
 
     summary = DaySummary()
     touched: set[int] = set()

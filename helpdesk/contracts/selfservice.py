@@ -18,11 +18,11 @@ from sqlalchemy import select
 from ..accounting.ledger import is_month_closed
 from ..accounting.rules import change_effective_date
 from ..accounting.usage import usage_for
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..extensions import db
 from ..i18n import language_for
 from ..models import Addon, Contract, Package, PortalRole, Role, User, utcnow
-from ..notify import account_manager_email, send_once
+from ..notifications.once import account_manager_email, send_once
 from . import changes
 from .changes import ContractChangeError
 from .lifecycle import trial_last_day

@@ -18,10 +18,10 @@ from flask import current_app
 from flask_babel import force_locale, format_date, gettext
 from sqlalchemy import select
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..extensions import db
 from ..models import Client, ContractStatus, Role, Ticket, User, utcnow
-from ..notify import client_recipients, send_once
+from ..notifications.once import client_recipients, send_once
 from .services import active_contract
 
 MARKING_ROLES = (Role.ADMIN, Role.AGENT, Role.ACCOUNT_MANAGER)

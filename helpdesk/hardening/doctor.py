@@ -166,7 +166,7 @@ def check_directories() -> Iterator[Check]:
 
 
 def check_restore() -> Iterator[Check]:
-    from ..backup import interrupted_restore
+    from ..backup.archive import interrupted_restore
 
     cut_off = interrupted_restore()
     if cut_off:
@@ -175,7 +175,7 @@ def check_restore() -> Iterator[Check]:
 
 
 def check_scheduler() -> Iterator[Check]:
-    from ..scheduler_lock import describe_holder
+    from ..scheduler.lock import describe_holder
 
     cfg = current_app.config
     try:

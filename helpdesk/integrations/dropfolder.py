@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Client, Role, User
-from ..notify import send_once, unique_addresses
+from ..notifications.once import send_once, unique_addresses
 from .imports import ImportRefused, default_mapping, file_hash, new_batch, run_import
 from .models import ImportBatch
 

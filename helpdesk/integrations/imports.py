@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 
 from ..accounting.imports import Fix, ImportResult, LogmeinColumns, import_cdr, import_logmein
 from ..accounting.ledger import LedgerError, delete_entry, update_entry
-from ..audit import record
+from ..audit_log.record import record
 from ..extensions import db
 from ..models import EntrySource, TimeEntry, User, utcnow
 from .models import ImportBatch, ImportMapping, TicketSuggestion

@@ -24,10 +24,10 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..audit import record
+from ..audit_log.record import record
 from ..extensions import db
 from ..models import User, utcnow
-from ..notify import send_once
+from ..notifications.once import send_once
 from .events import EVENTS, forget_subscriptions
 from .models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from ..audit import record
+from ..audit_log.record import record
 from ..extensions import db
 from ..models import Article, Direction, SendStatus, User
 from .models import AutomaticMail, MailDuplicate

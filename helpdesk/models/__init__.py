@@ -1,5 +1,8 @@
 """All tables of the helpdesk; import models from here."""
 
+# Tables that live in their domain package (imported as modules: they import .types from here).
+from ..capacity import models as _capacity_models  # noqa: F401
+from ..mailbox.models import AutomaticMail, MailDuplicate  # noqa: F401  (mail intake)
 from ..pricelist.models import PackagePrice  # noqa: F401  (issue 12: registers the table)
 from ..settings.models import ClosingDay, Setting  # noqa: F401  (issue 12: registers the tables)
 from .accounting import (
@@ -48,10 +51,6 @@ from .tickets import (
 )
 from .types import UTCDateTime, utcnow
 from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
-from ..mailbox.models import AutomaticMail, MailDuplicate  # noqa: E402,F401  (mail intake)
-
-# Tables that live in their domain package (imported as modules: they import .types from here).
-from ..capacity import models as _capacity_models  # noqa: E402,F401
 
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",
@@ -63,9 +62,8 @@ __all__ = [
     "SlaPolicy", "StoredReport", "Ticket", "TicketPause", "TicketStatus", "TimeEntry",
     "UTCDateTime", "User", "Visit", "VisitStatus", "utcnow",
 ]
+from ..integrations import models as _integrations  # noqa: F401  (tables of issue 19)
 from ..mailboxes import models as _mailbox_models  # noqa: F401  (the mailbox_polls table)
-
-from ..integrations import models as _integrations  # noqa: E402,F401  (tables of issue 19)
 
 # The notifications package's tables (bell, preferences, presence, saved replies).
 from ..notifications import models as _notification_models  # noqa: F401

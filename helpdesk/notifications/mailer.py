@@ -1,7 +1,7 @@
 """The notifications job: every minute, one mail per person and ticket for what is pending.
 
 Items waiting to be mailed are grouped by (person, ticket): a burst of client replies on one
-ticket is one mail. Each mail goes through :func:`helpdesk.notify.send_once` with a key naming
+ticket is one mail. Each mail goes through :func:`helpdesk.notifications.once.send_once` with a key naming
 the newest item of the group, and the items are marked mailed in the same transaction; a mail
 that could not be sent leaves them pending for the next run. The caller (job, CLI) commits.
 """
@@ -19,9 +19,9 @@ from sqlalchemy import select
 from ..extensions import db
 from ..i18n import language_for
 from ..models import Ticket, User, utcnow
-from ..notify import send_once
 from .events import ASSIGNED, CLIENT_REPLY, MENTION, NEW_TICKET, SEND_FAILED, SLA
 from .models import StaffNotification
+from .once import send_once
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def send_pending(now: datetime | None = None) -> MailReport:
         if send_once(key, [user.email], subject, body):
             report.mails_sent += 1
         else:
-            from ..notify import already_sent
+            from .once import already_sent
 
             if not already_sent(key):
                 report.failed += 1

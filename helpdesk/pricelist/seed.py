@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..catalogue import DEFAULT_ADDONS, DEFAULT_PACKAGES
+from .catalogue import DEFAULT_ADDONS, DEFAULT_PACKAGES
 
 _packages = sa.table(
     "packages", sa.column("id", sa.Integer), sa.column("code", sa.String),

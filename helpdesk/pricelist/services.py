@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..clients.validate import FieldError
 from ..extensions import db
 from ..models import Addon, ClosedMonth, Package, SlaPolicy, User
@@ -143,7 +143,7 @@ def change_price(actor: User | None, package: Package, *, effective_from: date,
     row.created_by_id = getattr(actor, "id", None)
     db.session.flush()
     record(row, "update" if before else "create", user=actor, before=before)
-    from ..queues import local_today
+    from ..tickets.queues import local_today
 
     if effective_from <= local_today():
         pkg_before = snapshot(package)

@@ -1,6 +1,6 @@
 """SLA clock: targets per priority, due times with pauses, and the ok/warning/breached state.
 
-Pure functions over plain values (a :class:`~helpdesk.calendar.BusinessCalendar`, aware datetimes,
+Pure functions over plain values (a :class:`~helpdesk.calendar.business.BusinessCalendar`, aware datetimes,
 minutes), so the ticket service, the sweep job and reports compute SLAs the same way without Flask
 or a database.
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from helpdesk.calendar import BusinessCalendar
+from helpdesk.calendar.business import BusinessCalendar
 
 __all__ = [
     "PRIORITIES",

@@ -11,7 +11,7 @@ from datetime import datetime, time
 
 from flask import current_app
 
-from ..calendar import BusinessCalendar, get_calendar
+from ..calendar.business import BusinessCalendar, get_calendar
 from ..contracts import active_contract, has_addon
 from ..extensions import db
 from ..models import Client, Priority, Ticket, TicketStatus, utcnow

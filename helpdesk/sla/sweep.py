@@ -26,7 +26,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db, mail
 from ..i18n import language_for
 from ..models import Client, SentNotification, Ticket, TicketStatus, User, utcnow
-from ..queues import local_today, refresh_reserved_all
+from ..tickets.queues import local_today, refresh_reserved_all
 from .service import warning_at
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 from sqlalchemy import func, select, update
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..clients.validate import EmailError, FieldError, check_language, clean_email
 from ..extensions import db
 from ..models import STAFF_ROLES, ApiToken, Client, Role, User
@@ -147,7 +147,7 @@ def reactivate_staff(actor: User | None, user: User) -> User:
 
 def reset_link(actor: User, user: User) -> Message:
     """The password-reset mail for a staff member (sent after the commit)."""
-    from ..portal_accounts import reset_message
+    from ..auth.accounts import reset_message
 
     if not user.active:
         raise FieldError("active", str(_l("%(email)s is deactivated.", email=user.email)))

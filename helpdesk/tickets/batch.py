@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from ..audit import snapshot
+from ..audit_log.record import snapshot
 from ..contracts import has_active_contract
 from ..extensions import db
 from ..models import (

@@ -12,7 +12,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from ..audit import record
+from ..audit_log.record import record
 from ..extensions import db
 from ..models import Article, Direction, RunningTimer, Ticket, TicketStatus, TimeEntry, User, utcnow
 from .services import add_article, set_status

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..audit import record, snapshot
+from ..audit_log.record import record, snapshot
 from ..contracts import has_active_contract
 from ..extensions import db
 from ..integrations.events import emit

@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import select
 
-from ..audit import record
+from ..audit_log.record import record
 from ..capacity.models import CalendarFeed
 from ..extensions import db
 from ..models import User, utcnow

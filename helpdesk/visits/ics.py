@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import AuditLog, Visit, VisitStatus
-from ..notify import primary_contact_emails, send_once
+from ..notifications.once import primary_contact_emails, send_once
 
 PRODID = "-//helpdesk//visits//EN"
 

@@ -23,8 +23,8 @@ from flask_babel import force_locale, format_date, gettext, ngettext
 from sqlalchemy import func, select
 
 from ..accounting.ledger import log_entry
-from ..audit import record, snapshot
-from ..calendar import BusinessCalendar
+from ..audit_log.record import record, snapshot
+from ..calendar.business import BusinessCalendar
 from ..contracts import active_contract, package_on
 from ..extensions import db
 from ..models import (
@@ -39,7 +39,12 @@ from ..models import (
     Visit,
     VisitStatus,
 )
-from ..notify import account_manager_email, primary_contact_emails, send_once, unique_addresses
+from ..notifications.once import (
+    account_manager_email,
+    primary_contact_emails,
+    send_once,
+    unique_addresses,
+)
 from ..sla.service import business_calendar
 from .ics import send_invitation
 

@@ -9,7 +9,7 @@ The objects are described once, in helpdesk/search.py (the same code builds them
 """
 from alembic import op
 
-from helpdesk import search
+from helpdesk.tickets import search
 
 revision = '0002'
 down_revision = '0001'

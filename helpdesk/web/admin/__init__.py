@@ -18,5 +18,4 @@ def _admins_only():
     require_roles(current_user, Role.ADMIN)
 
 
-from . import audit, mailboxes, routes  # noqa: F401
-from . import pricing, routes, settings_views, staff  # noqa: F401
+from . import audit, mailboxes, pricing, routes, settings_views, staff  # noqa: F401  # noqa: F401

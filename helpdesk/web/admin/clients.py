@@ -16,7 +16,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ...audit import record  # noqa: F401  (domain functions audit; kept for symmetry)
+from ...audit_log.record import record  # noqa: F401  (domain functions audit; kept for symmetry)
+from ...auth.accounts import send_later
 from ...auth.policy import AGENT_ROLES, require_roles
 from ...clients import services as svc
 from ...clients.validate import FieldError
@@ -34,8 +35,7 @@ from ...models import (
     Role,
     User,
 )
-from ...portal_accounts import send_later
-from ...queues import local_today
+from ...tickets.queues import local_today
 from .common import keyset_page, like, show_error
 from .forms import (
     AddonForm,

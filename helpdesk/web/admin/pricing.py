@@ -11,8 +11,8 @@ from ...clients.validate import FieldError
 from ...extensions import db
 from ...models import Addon, Package, Priority
 from ...pricelist import services as svc
-from ...queues import local_today
 from ...sla.clock import SlaTargets, targets_for
+from ...tickets.queues import local_today
 from . import bp
 from .common import show_error
 from .forms import AddonPriceForm, NewPackageForm, PackageForm, PriceForm

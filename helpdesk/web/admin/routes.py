@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import IngestFailure, JobRun
-from ...scheduler import ERROR, INTERRUPTED, OK, RUNNING, failed_twice, job_overview
+from ...scheduler.runner import ERROR, INTERRUPTED, OK, RUNNING, failed_twice, job_overview
 from . import bp
 from .schedule_words import OUTCOME_LABELS, schedule_words
 

@@ -10,7 +10,7 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ...scheduler import ERROR, INTERRUPTED, OK, RUNNING, Schedule
+from ...scheduler.runner import ERROR, INTERRUPTED, OK, RUNNING, Schedule
 
 OUTCOME_LABELS = {
     OK: _l("ok"),

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ...audit import record
+from ...audit_log.record import record
 from ...clients.validate import FieldError, check_country
 from ...extensions import db
 from ...settings import EDITABLE, SettingsError, locked_keys, save_settings
@@ -106,7 +106,7 @@ def delete_closing_day(day_id: int):
         abort(404)
     if not ArchiveForm().validate_on_submit():
         abort(400)
-    from ...audit import snapshot
+    from ...audit_log.record import snapshot
 
     record(row, "delete", user=current_user, before=snapshot(row))
     db.session.delete(row)

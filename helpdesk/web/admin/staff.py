@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...auth.accounts import send_later
 from ...clients.validate import FieldError
 from ...extensions import db
 from ...models import STAFF_ROLES, User
-from ...portal_accounts import send_later
 from ...staff import services as svc
 from . import bp
 from .common import keyset_page, like, show_error

@@ -17,7 +17,7 @@ def _staff_only():
     require_roles(current_user, *AGENT_ROLES)
 
 
-from . import (  # noqa: F401, E402 - the console's route modules register on bp
+from . import (  # noqa: F401 - the console's route modules register on bp
     capacity,
     contract_lifecycle,
     dashboards,

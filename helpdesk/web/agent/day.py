@@ -388,7 +388,7 @@ def dedicated_agent(client_id: int):
 def _read_ticket_notifications():
     """Opening a ticket marks the bell items about it as read (runs after the staff check)."""
     if request.endpoint != "agent.ticket" or not current_user.is_authenticated:
-        return None
+        return
     from sqlalchemy import update
 
     number = (request.view_args or {}).get("number")
@@ -402,4 +402,4 @@ def _read_ticket_notifications():
     )
     if result.rowcount:
         db.session.commit()
-    return None
+    return

@@ -27,7 +27,6 @@ from sqlalchemy import literal, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
-from ... import attachments as attachment_store
 from ...auth.policy import (
     can_see_client_reports,
     get_client_or_404,
@@ -54,7 +53,11 @@ from ...models import (
     utcnow,
 )
 from ...presence.service import newer_articles
-from ...queues import (
+from ...replies.service import plain_reason
+from ...sla.service import read_clocks
+from ...tickets import attachments as attachment_store
+from ...tickets.merge import MergeError, check_mergeable, merge_tickets
+from ...tickets.queues import (
     ALL_STATUSES,
     OPEN,
     BadCursor,
@@ -63,9 +66,6 @@ from ...queues import (
     local_today,
     queue_page,
 )
-from ...replies.service import plain_reason
-from ...sla.service import read_clocks
-from ...tickets.merge import MergeError, check_mergeable, merge_tickets
 from ...tickets.services import NewAttachment, add_article, set_status, update_fields
 from . import bp
 from .forms import (

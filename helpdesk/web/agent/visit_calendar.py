@@ -16,8 +16,8 @@ from sqlalchemy import select
 from wtforms import IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional
 
+from ...auth.accounts import external_url
 from ...extensions import db
-from ...portal_accounts import external_url
 from ...models import Client, Role, User, Visit
 from ...visits import VisitError, assign_visit, can_manage_visit
 from ...visits.feeds import has_feed, new_feed_token

@@ -32,7 +32,7 @@ def _json_error(exc: HTTPException):
     return problem(exc.code or 500, exc.name, exc.description)
 
 
-from . import (  # noqa: F401, E402 - the API's route modules register on bp
+from . import (  # noqa: F401 - the API's route modules register on bp
     admin_objects,
     agent_day,
     common,

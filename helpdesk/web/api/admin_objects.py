@@ -27,8 +27,8 @@ from ...models import (
     User,
 )
 from ...pricelist import services as pricelist
-from ...queues import local_today
 from ...staff import services as staff
+from ...tickets.queues import local_today
 from . import bp
 
 PAGE_LIMIT = 200

@@ -29,8 +29,8 @@ from ...models import (
     TicketStatus,
     User,
 )
-from ...queues import ALL_STATUSES, BadCursor, QueueFilter, queue_page
 from ...sla.service import read_clocks
+from ...tickets.queues import ALL_STATUSES, BadCursor, QueueFilter, queue_page
 from ...tickets.services import add_article, create_ticket, set_status
 from ..agent.sending import send_after_commit
 from . import bp

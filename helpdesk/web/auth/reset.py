@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ... import portal_accounts
+from ...auth import accounts as portal_accounts
 from ...extensions import db
 from .. import home_url
 from . import bp

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ...auth import end_all_sessions, throttle
+from ...auth.accounts import authenticate
 from ...extensions import db
 from ...hardening.redirects import safe_next
 from ...models import utcnow
-from ...portal_accounts import authenticate
 from .. import home_url
 from . import bp
 from .forms import LoginForm

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ...audit import record
+from ...audit_log.record import record
 from ...auth.policy import AGENT_ROLES, require_roles
 from ...extensions import db
 from ...integrations import webhooks

@@ -18,5 +18,7 @@ def _client_users_only():
     require_roles(current_user, Role.CLIENT)
 
 
-from . import routes  # noqa: F401
-from . import contract_self  # noqa: F401, E402
+from . import (
+    contract_self,  # noqa: F401
+    routes,  # noqa: F401
+)

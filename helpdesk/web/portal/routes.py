@@ -30,9 +30,8 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ... import portal_accounts
 from ...accounting.usage import usage_json
-from ...attachments import path_for, store_bytes
+from ...auth import accounts as portal_accounts
 from ...auth.policy import (
     can_see_client_reports,
     get_client_or_404,
@@ -60,6 +59,7 @@ from ...models import (
     VisitStatus,
     utcnow,
 )
+from ...tickets.attachments import path_for, store_bytes
 from ...tickets.services import NewAttachment, add_article, create_ticket, set_status
 from . import bp
 from .forms import ActionForm, InviteForm, ReplyForm, TicketForm

@@ -26,8 +26,8 @@ from flask import current_app
 from sqlalchemy import Select, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from .auth.policy import ticket_scope
-from .capacity.queue import (
+from ..auth.policy import ticket_scope
+from ..capacity.queue import (
     BAND_RESERVED,
     BAND_RESERVED_LOW,
     QueueContext,
@@ -35,10 +35,10 @@ from .capacity.queue import (
     band_of,
     orders_by_due,
 )
-from .capacity.queue import context as capacity_context
-from .contracts.services import SERVING_STATUSES, package_on
-from .extensions import db
-from .models import (
+from ..capacity.queue import context as capacity_context
+from ..contracts.services import SERVING_STATUSES, package_on
+from ..extensions import db
+from ..models import (
     OPEN_STATUSES,
     ContactEmail,
     Contract,

@@ -42,7 +42,7 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL, make_url
 
-from .extensions import db
+from ..extensions import db
 
 log = logging.getLogger(__name__)
 

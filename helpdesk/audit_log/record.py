@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import inspect
 
-from .extensions import db
-from .models import AuditLog
+from ..extensions import db
+from ..models import AuditLog
 
 
 def snapshot(obj: Any, fields: tuple[str, ...] | None = None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .extensions import db
+from ..extensions import db
 
 #: code, name, included minutes/month, fee/month, visits/year, overage EUR/h, rank, SLA (min)
 DEFAULT_PACKAGES = (
@@ -23,7 +23,7 @@ def ensure_catalogue() -> bool:
 
     The same seeding as migration 0004 and ``flask setup`` (:mod:`helpdesk.pricelist.seed`).
     """
-    from .pricelist.seed import seed_price_list
+    from .seed import seed_price_list
 
     changed = seed_price_list(db.session.connection()) > 0
     db.session.flush()

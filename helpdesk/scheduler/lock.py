@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 log = logging.getLogger(__name__)
 
 #: The advisory lock key: a positive bigint derived from a fixed name (locks are per database).
-LOCK_KEY = int.from_bytes(hashlib.sha256(b"helpdesk.scheduler").digest()[:8]) & (2**63 - 1)
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"helpdesk.scheduler.runner").digest()[:8]) & (2**63 - 1)
 
 
 class SchedulerLock(Protocol):

@@ -18,8 +18,8 @@ from flask_mail import Message
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db, mail
-from .models import Client, Contact, SentNotification, User
+from ..extensions import db, mail
+from ..models import Client, Contact, SentNotification, User
 
 log = logging.getLogger(__name__)
 

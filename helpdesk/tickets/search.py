@@ -44,8 +44,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from .extensions import db
-from .models import Client, Ticket
+from ..extensions import db
+from ..models import Client, Ticket
 
 #: Characters PostgreSQL indexes per message body (a tsvector must stay under 1 MB).
 PG_BODY_CHARS = 100_000

@@ -14,7 +14,7 @@ and, where a service wants them, fixed keyword ``options`` (the audit actor "sch
 The time of each job is a setting (``SCHEDULE_*``, see :mod:`helpdesk.config`), written as
 ``"every N minutes"``, ``"daily HH:MM"``, ``"monthly D HH:MM"`` or ``"off"`` in the vendor's time
 zone. A job with ``after`` has no time of its own: it runs right after that job succeeded, for the
-same scheduled time. The runner lives in :mod:`helpdesk.scheduler`; it is the only place that
+same scheduled time. The runner lives in :mod:`helpdesk.scheduler.runner`; it is the only place that
 knows about exactly-once runs, so the services stay plain functions the CLI calls too.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .i18n import N_
+from ..i18n import N_
 
 #: Argument kinds a job may ask for.
 ARG_KINDS = frozenset({"now", "period", "app"})
@@ -107,7 +107,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "reminders",
-        "helpdesk.reminders:send_due_reminders",
+        "helpdesk.contracts.reminders:send_due_reminders",
         "SCHEDULE_REMINDERS",
         ("now",),
         description=N_("Renewal, trial, hours and visit reminders, each sent once."),
@@ -141,7 +141,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "backup",
-        "helpdesk.backup:run_backup",
+        "helpdesk.backup.archive:run_backup",
         "SCHEDULE_BACKUP",
         ("now",),
         description=N_("Back up the database and attachments; drop old backups."),
@@ -162,7 +162,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "prune_job_runs",
-        "helpdesk.scheduler:prune_job_runs",
+        "helpdesk.scheduler.runner:prune_job_runs",
         "SCHEDULE_PRUNE_JOB_RUNS",
         ("now",),
         description=N_("Forget old job runs (the latest of each job is kept)."),

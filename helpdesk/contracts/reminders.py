@@ -1,4 +1,4 @@
-"""Reminders to clients and their account managers, each sent once (see :mod:`helpdesk.notify`).
+"""Reminders to clients and their account managers, each sent once (see :mod:`helpdesk.notifications.once`).
 
 * contract renewal RENEWAL_REMINDER_DAYS (30 and 7) days before the contract's last day;
 * trial ending TRIAL_REMINDER_DAYS (7 and 1) days before the trial's last day;
@@ -23,12 +23,12 @@ from flask.cli import AppGroup
 from flask_babel import force_locale, format_currency, format_date, gettext, ngettext
 from sqlalchemy import select
 
-from .contracts import active_contract, package_on
-from .contracts.services import SERVING_STATUSES
-from .extensions import db
-from .models import Client, Contract, ContractStatus, User
-from .notify import client_recipients, send_once
-from .visits.planner import local_today, send_visit_reminders
+from ..extensions import db
+from ..models import Client, Contract, ContractStatus, User
+from ..notifications.once import client_recipients, send_once
+from ..visits.planner import local_today, send_visit_reminders
+from . import active_contract, package_on
+from .services import SERVING_STATUSES
 
 
 @dataclass
@@ -197,7 +197,7 @@ def _choice_link() -> str:
     """The portal page where the client's administrator chooses the package after a trial."""
     from flask import url_for
 
-    from .portal_accounts import external_url
+    from ..auth.accounts import external_url
 
     try:
         return external_url("portal.contract_change")
@@ -215,7 +215,7 @@ def _hm(minutes: int) -> str:
 
 def hours_reminders(now: datetime) -> int:
     """At 80 % and 100 % of the month's included minutes (the highest reached is sent)."""
-    from .accounting.usage import usage_for  # written with the accounting module
+    from ..accounting.usage import usage_for  # written with the accounting module
 
     thresholds = sorted(int(p) for p in current_app.config["HOURS_REMINDER_PERCENTS"])
     clients = db.session.scalars(

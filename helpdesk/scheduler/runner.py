@@ -2,7 +2,7 @@
 
 Two safeguards make a run happen once:
 
-* **one active scheduler** - the process holds a lock (:mod:`helpdesk.scheduler_lock`) for as long
+* **one active scheduler** - the process holds a lock (:mod:`helpdesk.scheduler.lock`) for as long
   as it runs; a second one waits and takes over when the first dies;
 * **one run per fire time** - a run is claimed by inserting ``JobRun(job, scheduled_for)``, which
   is unique, before the job starts; a claim that fails to insert means somebody ran it already.
@@ -41,10 +41,10 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
+from ..extensions import db
+from ..models import JobRun
 from .jobs import JOBS, Job
-from .models import JobRun
-from .scheduler_lock import SchedulerLock, lock_for
+from .lock import SchedulerLock, lock_for
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ def _alert_if_failed_twice(run: JobRun) -> None:
     """Mail the admins (once per run) when a job failed twice; the admin page shows it too."""
     if not failed_twice(run):
         return
-    from .models import Role, SentNotification, User
+    from ..models import Role, SentNotification, User
 
     key = f"job-failed-twice:{run.id}"
     if db.session.scalar(select(SentNotification.id).where(SentNotification.key == key)):
@@ -335,7 +335,7 @@ def _alert_if_failed_twice(run: JobRun) -> None:
         return
     from flask_mail import Message
 
-    from .extensions import mail
+    from ..extensions import mail
 
     last_line = (run.error or "").strip().splitlines()[-1:] or [""]
     message = Message(

@@ -29,12 +29,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .audit import record, snapshot
-from .auth import end_all_sessions
-from .extensions import db, mail
-from .hardening.links import public_url
-from .i18n import N_, language_for
-from .models import ApiToken, PortalRole, Role, SentNotification, User, utcnow
+from ..audit_log.record import record, snapshot
+from ..extensions import db, mail
+from ..hardening.links import public_url
+from ..i18n import N_, language_for
+from ..models import ApiToken, PortalRole, Role, SentNotification, User, utcnow
+from . import end_all_sessions
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The business calendar: working days, opening hours, holidays."""

@@ -1,0 +1,1 @@
+"""Scheduled jobs: the runner, the job table and the one-scheduler lock."""
