@@ -54,7 +54,7 @@ from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
 
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",
-    "Addon", "ApiToken", "Article", "Attachment", "AuditLog", "AutoReply", "ChangeKind",
+    "Addon", "ApiToken", "TicketFollower", "Article", "Attachment", "AuditLog", "AutoReply", "ChangeKind",
     "Channel", "Client", "ClientDomain", "ClosedMonth", "Contact", "ContactEmail", "ContactPhone",
     "Contract", "ContractAddon", "ContractChange", "ContractStatus", "Counter", "Direction",
     "EntryKind", "EntrySource", "IngestFailure", "JobRun", "LoginAttempt", "MailboxState",
