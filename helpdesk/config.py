@@ -120,7 +120,7 @@ def defaults(instance_path: str) -> dict:
         "SUPPORT_EXTENSIONS": ["200", "201", "202"],
         "PHONE_COUNTRY_CODE": "381",
         # Scheduler (`flask scheduler`): one schedule per job in the vendor's TIMEZONE, written as
-        # "every N minutes", "daily HH:MM", "monthly D HH:MM" or "off" (see helpdesk/jobs.py).
+        # "every N minutes", "daily HH:MM", "monthly D HH:MM" or "off" (see helpdesk/scheduler/jobs.py).
         "SCHEDULE_MAIL_INGEST": "every 1 minutes",
         "SCHEDULE_SLA_SWEEP": "every 1 minutes",
         "SCHEDULE_NOTIFICATIONS": "every 1 minutes",
