@@ -184,6 +184,9 @@ class World:
                      password_hash=hashed.password_hash)
             db.session.add(u)
             self.agents.append(u)
+        # The vendor's admin: without one every page sends people to the first-run setup.
+        db.session.add(User(email="admin@vendor.example", name="Admin", role=Role.ADMIN,
+                            password_hash=hashed.password_hash))
         managers = []
         for i in range(5):
             u = User(email=f"manager{i}@vendor.example", name=f"Manager {i}",
