@@ -298,60 +298,6 @@ def saved_reply_text(number: int, reply_id: int):
     return jsonify({"text": render_reply(reply, t, current_user)})
 
 
-# -- package meter and the cost of time ---------------------------------------------------------
-
-
-def _hm(minutes: int) -> str:
-    """H:MM, as the ``hm`` template filter writes it."""
-    sign = "-" if minutes < 0 else ""
-    minutes = abs(int(minutes))
-    return f"{sign}{minutes // 60}:{minutes % 60:02d}"
-
-
-@bp.route("/tickets/<int:number>/time/preview")
-def time_preview(number: int):
-    """What the time about to be logged adds to the client's bill (asked for by the time forms)."""
-    from datetime import datetime as _datetime
-
-    from ...accounting.ledger import LedgerError
-    from ...meter.service import cost_preview
-    from .time_routes import _aware
-
-    t = get_ticket_by_number_or_404(current_user, number)
-    if t.client is None:
-        return jsonify({"message": _("Link the ticket to a client before logging time."),
-                        "costs": False})
-    try:
-        minutes = int(request.args.get("minutes", ""))
-        started = request.args.get("started", "")
-        started_at = _aware(_datetime.strptime(started, "%Y-%m-%dT%H:%M")) if started else utcnow()
-        kind = request.args.get("kind", "remote")
-        if not 0 < minutes <= 24 * 60:
-            raise ValueError(minutes)
-        preview = cost_preview(t.client, t, kind, started_at, minutes)
-    except (ValueError, LedgerError):
-        return jsonify({"message": "", "costs": False})
-    amount = f"{preview.amount:.2f} {preview.currency}"
-    if preview.over_package_minutes and preview.out_of_hours:
-        message = _("This is out of hours and adds %(over)s over the package: %(amount)s",
-                    over=_hm(preview.over_package_minutes), amount=amount)
-    elif preview.over_package_minutes:
-        message = _("This adds %(over)s over the package: %(amount)s",
-                    over=_hm(preview.over_package_minutes), amount=amount)
-    elif preview.costs:
-        message = _("This adds %(amount)s to the client's bill.", amount=amount)
-    elif preview.out_of_hours:
-        message = _("Out of hours: counts as %(billable)s of the package.",
-                    billable=_hm(preview.billable_minutes))
-    else:
-        message = _("Covered by the package (%(billable)s).", billable=_hm(preview.billable_minutes))
-    return jsonify({"message": message, "costs": preview.costs or preview.out_of_hours,
-                    "amount": str(preview.amount), "currency": preview.currency,
-                    "over_package_minutes": preview.over_package_minutes,
-                    "billable_minutes": preview.billable_minutes,
-                    "out_of_hours": preview.out_of_hours})
-
-
 # -- a client's dedicated agent -----------------------------------------------------------------
 
 
@@ -367,7 +313,7 @@ def _agent_choices():
 def dedicated_agent(client_id: int):
     from ...assignment.service import set_dedicated_agent
     from ...auth.policy import get_client_or_404
-    from .time_routes import _can_manage_client
+    from .time_panel import _can_manage_client
 
     client = get_client_or_404(current_user, client_id)
     if not _can_manage_client(current_user, client):
