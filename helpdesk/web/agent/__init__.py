@@ -18,6 +18,7 @@ def _staff_only():
 
 
 from . import (  # noqa: F401 - the console's route modules register on bp
+    bell,
     capacity,
     contract_change,
     contract_lifecycle,

@@ -1,4 +1,4 @@
-"""The agent's day: bell and preferences, triage, followers, saved replies, presence, resending.
+"""The agent's day: preferences, triage, followers, saved replies, presence, resending.
 
 Thin views: each validates, calls one domain operation and commits.
 """
@@ -15,13 +15,12 @@ from ...auth.policy import get_ticket_by_number_or_404
 from ...extensions import db
 from ...followers.service import FollowerError, add_follower, followers, remove_follower
 from ...i18n import language_for
-from ...models import LANGUAGES, Article, Client, Contact, Ticket, utcnow
-from ...notifications.events import KINDS, unread_count
+from ...models import LANGUAGES, Article, Client, Contact, Ticket
+from ...notifications.events import KINDS
 from ...notifications.models import (
     NotificationSetting,
     QueueWatch,
     SavedReply,
-    StaffNotification,
 )
 from ...presence.service import heartbeat, last_article_id
 from ...replies.service import (
@@ -60,51 +59,7 @@ def _meter(ticket: Ticket):
     return package_meter(ticket.client) if ticket.client is not None else None
 
 
-# -- the bell -----------------------------------------------------------------------------------
-
-
-def _items(limit: int = 20) -> list[StaffNotification]:
-    return list(db.session.scalars(
-        select(StaffNotification).where(StaffNotification.user_id == current_user.id,
-                                        StaffNotification.bell_wanted.is_(True))
-        .order_by(StaffNotification.id.desc()).limit(limit)))
-
-
-def _label(item: StaffNotification) -> str:
-    return _(KINDS.get(item.kind, item.kind))
-
-
-@bp.route("/notifications")
-def notifications():
-    return render_template("agent/notifications.html", items=_items(100), label=_label)
-
-
-@bp.route("/notifications.json")
-def notifications_json():
-    items = [i for i in _items() if i.read_at is None]
-    return jsonify({
-        "unread": unread_count(current_user),
-        "items": [{
-            "id": i.id, "kind": i.kind, "label": _label(i), "detail": i.detail,
-            "ticket": i.ticket.number if i.ticket else None,
-            "url": url_for(".ticket", number=i.ticket.number) if i.ticket else None,
-            "at": i.created_at.isoformat()} for i in items],
-    })
-
-
-@bp.post("/notifications/read")
-def notifications_read():
-    stmt = select(StaffNotification).where(StaffNotification.user_id == current_user.id,
-                                           StaffNotification.read_at.is_(None))
-    one = request.form.get("id", "")
-    if one.isdigit():
-        stmt = stmt.where(StaffNotification.id == int(one))
-    for item in db.session.scalars(stmt):
-        item.read_at = utcnow()
-    db.session.commit()
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify({"unread": unread_count(current_user)})
-    return redirect(url_for(".notifications"))
+# -- preferences ------------------------------------------------------------------------------
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
@@ -328,24 +283,3 @@ def dedicated_agent(client_id: int):
         db.session.commit()
         flash(_("Dedicated agent saved."), "info")
     return redirect(url_for(".client", client_id=client.id))
-
-
-@bp.before_request
-def _read_ticket_notifications():
-    """Opening a ticket marks the bell items about it as read (runs after the staff check)."""
-    if request.endpoint != "agent.ticket" or not current_user.is_authenticated:
-        return
-    from sqlalchemy import update
-
-    number = (request.view_args or {}).get("number")
-    result = db.session.execute(
-        update(StaffNotification)
-        .where(StaffNotification.user_id == current_user.id,
-               StaffNotification.read_at.is_(None),
-               StaffNotification.ticket_id.in_(select(Ticket.id).where(Ticket.number == number)))
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount:
-        db.session.commit()
-    return
