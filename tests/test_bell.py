@@ -58,7 +58,7 @@ def test_sla_items_read_in_the_readers_language_in_the_feed_and_page(client, aut
     feed = client.get("/console/notifications.json").get_json()
     assert feed["unread"] == 1
     (row,) = feed["items"]
-    warning, breach, ago = SLA_WORDS[lang]
+    _warning, breach, ago = SLA_WORDS[lang]
     assert breach in row["text"] and row["ticket"] == t.number and row["unread"] is True
     assert ago in row["ago"]
     page = client.get("/console/notifications").get_data(as_text=True)
