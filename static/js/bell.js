@@ -27,6 +27,9 @@
   }
 
   function render() {
+    // Keep the keyboard where it was: a poll redraws the list under the reader's focus.
+    var focused = list.contains(document.activeElement) ?
+      document.activeElement.getAttribute("data-id") : null;
     list.textContent = "";
     items.forEach(function (item) {
       var li = document.createElement("li");
@@ -63,6 +66,10 @@
       list.appendChild(li);
     });
     empty.hidden = items.length > 0;
+    if (focused) {
+      var again = list.querySelector('a[data-id="' + focused + '"]');
+      (again || panel).focus();
+    }
   }
 
   function poll() {
@@ -92,12 +99,17 @@
 
   function isOpen() { return !panel.hidden; }
 
+  function focusFirst() { (links()[0] || panel).focus(); }
+
   function open() {
     panel.hidden = false;
     button.setAttribute("aria-expanded", "true");
-    var first = links()[0];
-    (first || panel).focus();
-    poll();
+    focusFirst();
+    poll().then(function () {
+      if (isOpen() && (document.activeElement === panel || !wrap.contains(document.activeElement))) {
+        focusFirst();
+      }
+    });
   }
 
   function close(returnFocus) {
