@@ -211,3 +211,53 @@ def test_mention_api_refuses_a_client_token_and_lists_for_staff(client, staff):
     assert "marija@vendor.example" not in {p["email"] for p in listed}
     assert {p["email"] for p in listed} == {"marko@vendor.example", "mara@vendor.example",
                                             "m.nikolic@vendor.example"}
+
+
+# -- the migration that turned the English detail into parameters ----------------------------
+
+#: This issue's migration (the lead may renumber it when chaining; keep the two in step).
+REVISION = "0013_i14"
+
+
+def test_migration_turns_old_details_into_parameters_and_back(tmp_path):
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    from tests.test_foundation import _flask
+
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    revisions = [p.name for p in (__import__("helpdesk").ROOT / "migrations" / "versions").glob(
+        f"{REVISION}*.py")]
+    assert revisions, "the migration was renamed: update REVISION"
+    down = next(line.split("=")[1].strip().strip("'\"") for line in (
+        __import__("helpdesk").ROOT / "migrations" / "versions" / revisions[0]
+    ).read_text().splitlines() if line.startswith("down_revision"))
+    assert _flask(["db", "upgrade", down], url, tmp_path).returncode == 0
+    engine = create_engine(url)
+    rows = [("sla", "first response warning"), ("sla", "resolution breach"),
+            ("client_reply", "ana@acme.rs"), ("mention", "Ayşe Yılmaz"),
+            ("send_failed", "ConnectionRefusedError: [Errno 111]"), ("assigned", None)]
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO users (id, email, name, role, password_hash, active, created_at)"
+            " VALUES (1, 'a@vendor.example', 'A', 'agent', 'x', 1, '2026-11-17 08:00:00')"))
+        for n, (kind, detail) in enumerate(rows):
+            conn.execute(text(
+                "INSERT INTO staff_notifications (event_key, user_id, kind, detail, mail_wanted,"
+                " bell_wanted, created_at) VALUES (:k, 1, :kind, :detail, 0, 1, :at)"),
+                {"k": f"e{n}", "kind": kind, "detail": detail, "at": "2026-11-17 08:00:00"})
+    assert _flask(["db", "upgrade", REVISION], url, tmp_path).returncode == 0
+    with engine.connect() as conn:
+        params = [json.loads(p) if p else None for (p,) in conn.execute(text(
+            "SELECT params FROM staff_notifications ORDER BY id"))]
+    assert params == [{"target": "first_response", "event": "warning"},
+                      {"target": "resolution", "event": "breach"},
+                      {"from": "ana@acme.rs"}, {"by": "Ayşe Yılmaz"},
+                      {"error": "ConnectionRefusedError: [Errno 111]"}, {}]
+    assert _flask(["db", "downgrade", down], url, tmp_path).returncode == 0
+    with engine.connect() as conn:
+        details = [d for (d,) in conn.execute(text(
+            "SELECT detail FROM staff_notifications ORDER BY id"))]
+    engine.dispose()
+    assert details == [d for _, d in rows]
