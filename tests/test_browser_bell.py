@@ -125,6 +125,7 @@ def test_bell_panel_by_keyboard_and_mouse_on_a_phone(live_server, browser_page, 
     page.locator("#bell-panel").get_by_role("link", name="All notifications").click()
     page.wait_for_url(f"{live_server}/console/notifications")
     assert page.locator("ul.notifications li").count() == 3
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     assert not errors, errors
     assert page.evaluate("window.__csp") == []
 
