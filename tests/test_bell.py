@@ -216,7 +216,7 @@ def test_mention_api_refuses_a_client_token_and_lists_for_staff(client, staff):
 # -- the migration that turned the English detail into parameters ----------------------------
 
 #: This issue's migration (the lead may renumber it when chaining; keep the two in step).
-REVISION = "0013_i14"
+REVISION = "0014"
 
 
 def test_migration_turns_old_details_into_parameters_and_back(tmp_path):

@@ -1,6 +1,6 @@
 """capacity: time entries by start time, for the week's used reservation
 
-Revision ID: 0013_i17
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-03 13:30:00
 
@@ -9,7 +9,7 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0013_i17'
+revision = '0013'
 down_revision = '0012'
 branch_labels = None
 depends_on = None

@@ -3,8 +3,8 @@
 The English ``detail`` string ("first response warning", a sender, a raw send error) becomes the
 parameters the text needs; existing rows are converted, and back on downgrade.
 
-Revision ID: 0013_i14
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-03 13:05:00
 
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013_i14'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
