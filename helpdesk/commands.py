@@ -9,7 +9,7 @@ from flask import Flask
 COMMAND_MODULES: tuple[str, ...] = (
     "helpdesk.accounting.cli",
     "helpdesk.scheduler.runner",
-    "helpdesk.backup.archive",
+    "helpdesk.backup.cli",
     "helpdesk.visits.cli",
     "helpdesk.capacity.cli",
     "helpdesk.contracts.reminders",

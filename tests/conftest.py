@@ -33,7 +33,7 @@ _tmp_root = Path(tempfile.mkdtemp(prefix="helpdesk-tests-"))
 _schema_ready: set[str] = set()
 
 
-def _database_url() -> str:
+def database_url() -> str:
     if TEST_DB_URL:
         return TEST_DB_URL
     return f"sqlite:///{_tmp_root / 'test.db'}"
@@ -43,7 +43,7 @@ def base_config(**overrides) -> dict:
     cfg = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": _database_url(),
+        "SQLALCHEMY_DATABASE_URI": database_url(),
         "ATTACHMENT_DIR": str(_tmp_root / "attachments"),
         "BACKUP_DIR": str(_tmp_root / "backups"),
         "REPORT_DIR": str(_tmp_root / "reports"),

@@ -22,10 +22,10 @@ from helpdesk.backup.archive import (
     backups,
     create_backup,
     prune_backups,
-    restore_backup,
     run_backup,
     verify_backup,
 )
+from helpdesk.backup.restore import restore_backup
 from helpdesk.extensions import db
 from helpdesk.models import Client, EntryKind, Role
 from helpdesk.tickets.attachments import store_bytes

@@ -1,4 +1,4 @@
-"""Backups of the database and the attachments, and restoring them (``flask backup``/``restore``).
+"""Backups of the database and the attachments (``flask backup``); restoring is in :mod:`.restore`.
 
 A backup is one ``helpdesk-backup-YYYYMMDDTHHMMSSZ.tar.gz`` in BACKUP_DIR holding
 
@@ -37,7 +37,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import click
 from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL, make_url
@@ -69,7 +68,7 @@ class BackupInfo:
         return f"{self.path.name} ({self.size:,} bytes, {files} attachment file(s))"
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -81,17 +80,17 @@ def backup_dir() -> Path:
     return Path(current_app.config["BACKUP_DIR"])
 
 
-def _database_url() -> URL:
+def database_url() -> URL:
     return make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
 
 
-def _sqlite_path(url: URL) -> Path:
+def sqlite_path(url: URL) -> Path:
     if not url.database or url.database == ":memory:" or url.database.startswith("file::memory"):
         raise BackupError("an in-memory SQLite database cannot be backed up")
     return Path(url.database)
 
 
-def _libpq(url: URL) -> tuple[str, dict[str, str]]:
+def libpq_args(url: URL) -> tuple[str, dict[str, str]]:
     """A libpq connection URI without the password, and an environment carrying it."""
     env = dict(os.environ)
     if url.password:
@@ -100,7 +99,7 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     return plain.render_as_string(hide_password=False), env
 
 
-def _run(args: list[str], env: dict[str, str]) -> None:
+def run_tool(args: list[str], env: dict[str, str]) -> None:
     try:
         done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:
@@ -114,11 +113,11 @@ def _run(args: list[str], env: dict[str, str]) -> None:
 
 def _dump_database(target_dir: Path) -> str:
     """Write the database copy into ``target_dir``; returns its file name."""
-    url = _database_url()
+    url = database_url()
     backend = url.get_backend_name()
     if backend == "sqlite":
         out = target_dir / "database.sqlite3"
-        source = sqlite3.connect(_sqlite_path(url))
+        source = sqlite3.connect(sqlite_path(url))
         dest = sqlite3.connect(out)
         try:
             with dest:
@@ -129,8 +128,8 @@ def _dump_database(target_dir: Path) -> str:
         return out.name
     if backend == "postgresql":
         out = target_dir / "database.pgdump"
-        uri, env = _libpq(url)
-        _run(
+        uri, env = libpq_args(url)
+        run_tool(
             [
                 current_app.config["PG_DUMP"],
                 "--format=custom",
@@ -182,13 +181,13 @@ def create_backup(now: datetime | None = None) -> BackupInfo:
         n += 1
         path = target_dir / f"{PREFIX}{stamp}-{n}{SUFFIX}"
     attachments = Path(current_app.config["ATTACHMENT_DIR"])
-    with _backup_dir_lock(target_dir):
+    with backup_dir_lock(target_dir):
         sweep_partial(target_dir)
         return _write_backup(now, target_dir, path, attachments)
 
 
 @contextmanager
-def _backup_dir_lock(target_dir: Path) -> Iterator[None]:
+def backup_dir_lock(target_dir: Path) -> Iterator[None]:
     """One backup or restore at a time per BACKUP_DIR (a killed holder's lock goes with it)."""
     fd = os.open(target_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -231,7 +230,7 @@ def _write_backup(now: datetime, target_dir: Path, path: Path, attachments: Path
         manifest = {
             "format": FORMAT_VERSION,
             "created_at": now.astimezone(UTC).isoformat(),
-            "database": _database_url().get_backend_name(),
+            "database": database_url().get_backend_name(),
             "schema_revision": _schema_revision(),
             "row_counts": _row_counts(),
             "files": files,
@@ -243,7 +242,7 @@ def _write_backup(now: datetime, target_dir: Path, path: Path, attachments: Path
             tar.add(manifest_path, "manifest.json", recursive=False)
             for file, arcname in members:
                 tar.add(file, arcname, recursive=False)
-        digest = _sha256_file(partial)
+        digest = sha256_file(partial)
         os.replace(partial, path)
     Path(f"{path}.sha256").write_text(f"{digest}  {path.name}\n")
     info = BackupInfo(path, path.stat().st_size, digest, manifest)
@@ -252,7 +251,7 @@ def _write_backup(now: datetime, target_dir: Path, path: Path, attachments: Path
 
 
 def _file_entry(path: Path) -> dict[str, Any]:
-    return {"sha256": _sha256_file(path), "size": path.stat().st_size}
+    return {"sha256": sha256_file(path), "size": path.stat().st_size}
 
 
 def backups() -> list[Path]:
@@ -303,7 +302,7 @@ def verify_backup(path: Path, into: Path | None = None) -> dict:
     sidecar = Path(f"{path}.sha256")
     if sidecar.is_file():
         expected = sidecar.read_text().split()[0]
-        if _sha256_file(path) != expected:
+        if sha256_file(path) != expected:
             raise BackupError(f"{path.name}: the archive does not match its .sha256 file")
     try:
         with tarfile.open(path, "r:gz") as tar:
@@ -359,165 +358,3 @@ def _check_member(member: tarfile.TarInfo, files: dict) -> None:
         raise BackupError(f"{member.name}: not listed in the manifest")
     if member.size != files[member.name]["size"]:
         raise BackupError(f"{member.name}: size differs from the manifest")
-
-
-RESTORE_STATE = ".restore-progress.json"
-
-
-def interrupted_restore() -> dict | None:
-    """The progress a restore recorded and never finished (it was killed), or None."""
-    state = backup_dir() / RESTORE_STATE
-    try:
-        return json.loads(state.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def _record_restore(path: Path, step: str) -> None:
-    state = backup_dir() / RESTORE_STATE
-    tmp = state.with_name(state.name + ".tmp")
-    tmp.write_text(json.dumps({"backup": str(Path(path).resolve()), "step": step,
-                               "at": datetime.now(UTC).isoformat()}))
-    os.replace(tmp, state)
-
-
-def restore_backup(path: Path) -> dict:
-    """Replace the database and put the attachments back from a verified backup.
-
-    Progress is recorded in BACKUP_DIR/.restore-progress.json: a restore cut off after the
-    database step is reported (``flask doctor``, the next ``flask restore``) until it is run
-    again; success is reported only once every attachment is back and checked.
-    """
-    work_parent = backup_dir()
-    work_parent.mkdir(parents=True, exist_ok=True)
-    with _backup_dir_lock(work_parent):
-        sweep_partial(work_parent)
-        _record_restore(path, "database")
-        manifest = _restore_locked(path, work_parent)
-        (work_parent / RESTORE_STATE).unlink(missing_ok=True)
-    return manifest
-
-
-def _restore_locked(path: Path, work_parent: Path) -> dict:
-    url = _database_url()
-    backend = url.get_backend_name()
-    with tempfile.TemporaryDirectory(dir=work_parent, prefix=".restore-") as work:
-        work_dir = Path(work)
-        manifest = verify_backup(path, into=work_dir)
-        if manifest["database"] != backend:
-            raise BackupError(
-                f"the backup is of a {manifest['database']} database; this one is {backend}"
-            )
-        db.session.remove()
-        db.engine.dispose()  # no pooled connection may hold the old tables
-        if backend == "sqlite":
-            _restore_sqlite(work_dir / "database.sqlite3", _sqlite_path(url))
-        else:
-            uri, env = _libpq(url)
-            _run(
-                [
-                    current_app.config["PG_RESTORE"],
-                    "--clean",
-                    "--if-exists",
-                    "--no-owner",
-                    "--no-privileges",
-                    "--single-transaction",
-                    "--exit-on-error",
-                    "--dbname",
-                    uri,
-                    str(work_dir / "database.pgdump"),
-                ],
-                env,
-            )
-        _record_restore(path, "attachments")
-        root = Path(current_app.config["ATTACHMENT_DIR"])
-        _restore_attachments(work_dir / "attachments", root)
-        missing = [name for name, entry in manifest["files"].items()
-                   if name.startswith("attachments/")
-                   and not _same_file(root / name.removeprefix("attachments/"), entry)]
-        if missing:
-            raise BackupError(f"{len(missing)} attachment(s) not back after the restore "
-                              f"(e.g. {missing[0]}): run the restore again")
-    log.warning("restored %s (%s)", Path(path).name, manifest["created_at"])
-    return manifest
-
-
-def _same_file(path: Path, entry: dict) -> bool:
-    try:
-        return path.stat().st_size == entry["size"] and (
-            "sha256" not in entry or _sha256_file(path) == entry["sha256"])
-    except FileNotFoundError:
-        return False
-
-
-def _restore_sqlite(copy: Path, live: Path) -> None:
-    """Copy page by page into the live file (WAL-safe, and atomic for other connections)."""
-    live.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(copy)
-    dest = sqlite3.connect(live)
-    try:
-        with dest:
-            source.backup(dest)
-    finally:
-        dest.close()
-        source.close()
-
-
-def _restore_attachments(source: Path, root: Path) -> None:
-    if not source.is_dir():
-        return
-    for file in sorted(source.rglob("*")):
-        if not file.is_file():
-            continue
-        target = root / file.relative_to(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{target.name}")
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, target)
-
-
-# -- commands ------------------------------------------------------------------------------------
-
-
-@click.command("backup")
-def backup_command() -> None:
-    """Back up the database and attachments now (into BACKUP_DIR), then prune old backups."""
-    try:
-        click.echo(run_backup(datetime.now(UTC)))
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@click.command("restore")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--yes", is_flag=True, help="Really overwrite the database and attachments.")
-def restore_command(file: Path, yes: bool) -> None:
-    """Restore a backup FILE over the current database (stop the app and scheduler first)."""
-    cut_off = interrupted_restore()
-    if cut_off:
-        click.echo(f"warning: a restore of {cut_off['backup']} was cut off during its "
-                   f"{cut_off['step']} step ({cut_off['at']}); restoring again mends it", err=True)
-    try:
-        manifest = verify_backup(file)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from exc
-    rows = manifest["row_counts"]
-    click.echo(f"{file.name}: made {manifest['created_at']}, {manifest['database']}, checksums OK")
-    click.echo(
-        "  "
-        + ", ".join(
-            f"{rows.get(t, 0)} {t}" for t in ("tickets", "articles", "attachments", "time_entries")
-        )
-    )
-    if not yes:
-        raise click.ClickException(
-            "this replaces the current database and attachments: run again with --yes"
-        )
-    try:
-        restore_backup(file)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo("restored")
-
-
-COMMANDS = [backup_command, restore_command]

@@ -166,7 +166,7 @@ def check_directories() -> Iterator[Check]:
 
 
 def check_restore() -> Iterator[Check]:
-    from ..backup.archive import interrupted_restore
+    from ..backup.restore import interrupted_restore
 
     cut_off = interrupted_restore()
     if cut_off:
