@@ -4,15 +4,25 @@ A remote image in a mail (``<img src="https://…">``, ``background=``, ``srcset
 sender who read the mail, when and from where. Pages show stored mail HTML through the
 ``mail_html`` filter, which swaps remote image URLs for nothing and keeps the URL in a
 ``data-blocked-src`` attribute; the page links "show images" (``?images=<article id>``) for that
-one message, so no script is needed. Inline ``cid:`` and ``data:`` images always show.
+one message, so no script is needed. Inline ``cid:`` and ``data:`` images always show: the stored
+HTML keeps ``cid:`` (URLs change, the mail does not), and the filter points each reference at the
+download URL of the attachment with that Content-ID, on the page's own side (console or portal).
 """
 
 from __future__ import annotations
 
+import html as html_lib
 import re
+from collections.abc import Callable, Iterable
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, url_for
 from markupsafe import Markup
+
+from ..models import Attachment
+
+_CID_REF = re.compile(
+    r"""(?i)(\b(?:src|href|background)\s*=\s*)(?:"cid:([^"]*)"|'cid:([^']*)'|cid:([^\s"'>]+))"""
+)
 
 #: URL attributes that load an image when the page renders.
 _REMOTE_ATTR = re.compile(
@@ -44,9 +54,41 @@ def images_wanted(article_id: int) -> bool:
     return request.args.get("images") in (str(article_id), "all")
 
 
-def mail_html(html: str | None, article_id: int) -> Markup:
-    """Stored (sanitized) mail HTML for display, remote images blocked unless wanted."""
+def inline_images(
+    body_html: str, attachments: Iterable[Attachment], url_for_attachment: Callable[[int], str]
+) -> str:
+    """Point ``cid:`` references of stored HTML at the attachment download URLs. References to
+    parts that were not stored (too large, dropped) are left as they are."""
+    by_cid = {}
+    for att in attachments:
+        if att.content_id and att.sha256:
+            by_cid[att.content_id.strip().strip("<>").lower()] = att.id
+
+    def replace(match: re.Match[str]) -> str:
+        value = next(group for group in match.groups()[1:] if group is not None)
+        cid = html_lib.unescape(value).strip().strip("<>").lower()
+        attachment_id = by_cid.get(cid)
+        if attachment_id is None:
+            return match.group(0)
+        url = html_lib.escape(url_for_attachment(attachment_id), quote=True)
+        return f'{match.group(1)}"{url}"'
+
+    return _CID_REF.sub(replace, body_html)
+
+
+def _attachment_url(attachment_id: int) -> str:
+    if request.blueprint == "portal":
+        return url_for("portal.attachment", attachment_id=attachment_id)
+    return url_for("agent.attachment", attachment_id=attachment_id, inline=1)
+
+
+def mail_html(html: str | None, article_id: int,
+              attachments: Iterable[Attachment] = ()) -> Markup:
+    """Stored (sanitized) mail HTML for display: inline ``cid:`` images pointed at the article's
+    attachments, remote images blocked unless wanted."""
     html = html or ""
+    if attachments and "cid:" in html.lower():
+        html = inline_images(html, attachments, _attachment_url)
     if not images_wanted(article_id):
         html = block_remote_images(html)
     return Markup(html)
