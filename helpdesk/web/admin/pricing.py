@@ -11,11 +11,20 @@ from ...clients.validate import FieldError
 from ...extensions import db
 from ...models import Addon, Package, Priority
 from ...pricelist import services as svc
-from ...sla.clock import SlaTargets, targets_for
+from ...pricelist import sla_targets
 from ...tickets.queues import local_today
+from ..filters import label
 from . import bp
 from .common import show_error
-from .forms import AddonPriceForm, NewPackageForm, PackageForm, PriceForm
+from .forms import (
+    AddonEditForm,
+    AddonFeeForm,
+    AddonPriceForm,
+    NewPackageForm,
+    PackageForm,
+    PriceForm,
+    SlaTargetForm,
+)
 
 
 def _next_month():
@@ -40,12 +49,10 @@ def _package_or_404(package_id: int) -> Package:
     return package
 
 
-def _targets(package: Package) -> list:
-    policy = package.sla_policy
-    if policy is None:
-        return []
-    base = SlaTargets(policy.first_response_minutes, policy.resolution_minutes)
-    return [(p, targets_for(base, p)) for p in Priority.values()]
+def _sla_form(formdata=None, **data) -> SlaTargetForm:
+    form = SlaTargetForm(formdata=formdata, prefix="s", **data)
+    form.priority.choices = [(p, label(p, "priority")) for p in Priority.values()]
+    return form
 
 
 @bp.route("/prices/packages/<int:package_id>", methods=["GET", "POST"])
@@ -54,10 +61,7 @@ def package(package_id: int):
     form = PackageForm(obj=None if request.method == "POST" else package, prefix="p")
     today = local_today()
     current = svc.price_on(package, today)
-    price_form = PriceForm(formdata=None, prefix="x", effective_from=_next_month(),
-                           included_minutes=current.included_minutes,
-                           monthly_fee=current.monthly_fee, overage_rate=current.overage_rate,
-                           visits_per_year=current.visits_per_year)
+    price_form = _price_form(current)
     if request.method == "GET" and package.sla_policy is not None:
         form.first_response_minutes.data = package.sla_policy.first_response_minutes
         form.resolution_minutes.data = package.sla_policy.resolution_minutes
@@ -77,11 +81,46 @@ def package(package_id: int):
     return _package_page(package, form, price_form, current)
 
 
-def _package_page(package, form, price_form, current):
-    status = 422 if form.errors or price_form.errors else 200
+def _package_page(package, form, price_form, current, sla_form=None):
+    sla_form = sla_form or _sla_form(priority="urgent", effective_from=local_today())
+    status = 422 if form.errors or price_form.errors or sla_form.errors else 200
     return render_template("admin/package.html", package=package, form=form,
-                           price_form=price_form, current=current,
-                           history=svc.history(package), targets=_targets(package)), status
+                           price_form=price_form, current=current, sla_form=sla_form,
+                           history=svc.history(package),
+                           targets=sla_targets.table(package, local_today()),
+                           sla_changes=sla_targets.planned(package)), status
+
+
+def _price_form(current) -> PriceForm:
+    return PriceForm(formdata=None, prefix="x", effective_from=_next_month(),
+                     included_minutes=current.included_minutes,
+                     monthly_fee=current.monthly_fee, overage_rate=current.overage_rate,
+                     visits_per_year=current.visits_per_year)
+
+
+@bp.route("/prices/packages/<int:package_id>/sla", methods=["POST"])
+def package_sla(package_id: int):
+    """Own SLA targets for one priority, for tickets opened from a day on."""
+    package = _package_or_404(package_id)
+    sla_form = _sla_form(request.form)
+    if sla_form.validate_on_submit():
+        try:
+            sla_targets.set_targets(
+                current_user, package, priority=sla_form.priority.data,
+                effective_from=sla_form.effective_from.data,
+                first_response_minutes=sla_form.first_response_minutes.data,
+                resolution_minutes=sla_form.resolution_minutes.data)
+        except FieldError as exc:
+            db.session.rollback()
+            show_error(sla_form, exc)
+        else:
+            db.session.commit()
+            flash(_("New targets for tickets opened from %(day)s.",
+                    day=sla_form.effective_from.data.isoformat()), "success")
+            return redirect(url_for(".package", package_id=package.id))
+    current = svc.price_on(package, local_today())
+    return _package_page(package, PackageForm(obj=package, prefix="p"), _price_form(current),
+                         current, sla_form)
 
 
 @bp.route("/prices/packages/<int:package_id>/price", methods=["POST"])
@@ -134,12 +173,14 @@ def addon(addon_id: int | None):
     addon = db.session.get(Addon, addon_id) if addon_id else None
     if addon_id and addon is None:
         abort(404)
-    form = AddonPriceForm(obj=None if request.method == "POST" else addon)
+    form_class = AddonEditForm if addon is not None else AddonPriceForm
+    form = form_class(obj=None if request.method == "POST" else addon)
     if form.validate_on_submit():
         try:
-            addon = svc.save_addon(current_user, addon, code=form.code.data,
-                                   name=form.name.data, monthly_fee=form.monthly_fee.data,
-                                   active=form.active.data)
+            addon = svc.save_addon(current_user, addon, code=getattr(form, "code", None) and
+                                   form.code.data, name=form.name.data,
+                                   monthly_fee=getattr(form, "monthly_fee", None) and
+                                   form.monthly_fee.data, active=form.active.data)
         except FieldError as exc:
             db.session.rollback()
             show_error(form, exc)
@@ -147,5 +188,38 @@ def addon(addon_id: int | None):
             db.session.commit()
             flash(_("Saved."), "success")
             return redirect(url_for(".prices"))
-    return render_template("admin/addon_form.html", form=form, addon=addon), (
-        422 if form.errors else 200)
+    return _addon_page(form, addon)
+
+
+def _addon_page(form, addon, fee_form=None):
+    if addon is not None and fee_form is None:
+        fee_form = AddonFeeForm(formdata=None, prefix="x", effective_from=_next_month(),
+                                monthly_fee=svc.addon_price_on(addon, local_today()))
+    status = 422 if form.errors or (fee_form is not None and fee_form.errors) else 200
+    return render_template(
+        "admin/addon_form.html", form=form, addon=addon, fee_form=fee_form,
+        current=svc.addon_price_on(addon, local_today()) if addon else None,
+        history=svc.addon_history(addon) if addon else []), status
+
+
+@bp.route("/prices/addons/<int:addon_id>/price", methods=["POST"])
+def addon_price(addon_id: int):
+    """A new fee of an add-on from the first day of a month, like a package's prices."""
+    addon = db.session.get(Addon, addon_id)
+    if addon is None:
+        abort(404)
+    fee_form = AddonFeeForm(prefix="x")
+    if fee_form.validate_on_submit():
+        try:
+            svc.change_addon_price(current_user, addon,
+                                   effective_from=fee_form.effective_from.data,
+                                   monthly_fee=fee_form.monthly_fee.data)
+        except FieldError as exc:
+            db.session.rollback()
+            show_error(fee_form, exc)
+        else:
+            db.session.commit()
+            flash(_("New prices from %(day)s.",
+                    day=fee_form.effective_from.data.isoformat()), "success")
+            return redirect(url_for(".addon", addon_id=addon.id))
+    return _addon_page(AddonEditForm(obj=addon), addon, fee_form)

@@ -1,5 +1,5 @@
-"""``/api/v1`` administration objects: clients, contacts, contracts (and package changes),
-packages and staff. The same domain functions as the admin pages and the CLI.
+"""``/api/v1`` administration objects: clients, contacts, contracts (and package changes)
+and staff; the price list is in :mod:`.admin_prices`. The same domain functions as the admin pages and the CLI.
 
 Admin tokens may do everything. Account-manager tokens see and change the contacts and contracts
 of their own clients (other clients answer 404). Agents and client users get 403.
@@ -117,16 +117,6 @@ def contract_json(c: Contract) -> dict:
                        for a in c.addons],
             "changes": [{"effective_date": ch.effective_date.isoformat(), "kind": ch.kind,
                          "package": ch.package.code} for ch in c.changes]}
-
-
-def package_json(p: Package) -> dict:
-    now = pricelist.price_on(p, local_today())
-    policy = p.sla_policy
-    return {"id": p.id, "code": p.code, "name": p.name, "rank": p.rank, "active": p.active,
-            "included_minutes": now.included_minutes, "monthly_fee": _money(now.monthly_fee),
-            "overage_rate": _money(now.overage_rate), "visits_per_year": now.visits_per_year,
-            "first_response_minutes": policy.first_response_minutes if policy else None,
-            "resolution_minutes": policy.resolution_minutes if policy else None}
 
 
 def staff_json(u: User) -> dict:
@@ -339,69 +329,6 @@ def api_end_contract(contract_id: int):
     return jsonify(contract_json(contract))
 
 
-# -- packages -------------------------------------------------------------------------------
-
-
-@bp.get("/packages")
-def api_packages():
-    _user()
-    rows = db.session.scalars(select(Package).order_by(Package.rank))
-    return jsonify(items=[package_json(p) for p in rows])
-
-
-def _package_or_404(package_id: int) -> Package:
-    package = db.session.get(Package, package_id)
-    if package is None:
-        abort(404, description="No such package.")
-    return package
-
-
-@bp.get("/packages/<int:package_id>")
-def api_package(package_id: int):
-    _user()
-    return jsonify(package_json(_package_or_404(package_id)))
-
-
-@bp.patch("/packages/<int:package_id>")
-def api_update_package(package_id: int):
-    user = _admin()
-    package = _package_or_404(package_id)
-    body = _body()
-    policy = package.sla_policy
-    try:
-        pricelist.update_package(
-            user, package, name=body.get("name", package.name), rank=body.get("rank", package.rank),
-            active=bool(body.get("active", package.active)),
-            first_response_minutes=body.get("first_response_minutes",
-                                            policy.first_response_minutes if policy else None),
-            resolution_minutes=body.get("resolution_minutes",
-                                        policy.resolution_minutes if policy else None))
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(package_json(package))
-
-
-@bp.post("/packages/<int:package_id>/prices")
-def api_package_price(package_id: int):
-    user = _admin()
-    package = _package_or_404(package_id)
-    body = _body()
-    try:
-        on = _day(body, "effective_from")
-        if on is None:
-            raise FieldError("effective_from", "Give effective_from YYYY-MM-01.")
-        pricelist.change_price(user, package, effective_from=on,
-                               included_minutes=body.get("included_minutes"),
-                               monthly_fee=body.get("monthly_fee"),
-                               overage_rate=body.get("overage_rate"),
-                               visits_per_year=body.get("visits_per_year"))
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(package_json(package)), 201
-
-
 # -- staff ----------------------------------------------------------------------------------
 
 
@@ -462,4 +389,4 @@ def api_update_person(user_id: int):
     return jsonify(staff_json(person))
 
 
-from . import admin_objects_doc  # noqa: F401  (their OpenAPI description)
+from . import admin_objects_doc, admin_prices  # noqa: F401  (the price list; descriptions)
