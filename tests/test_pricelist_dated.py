@@ -96,20 +96,23 @@ def test_an_addon_fee_from_this_month_changes_the_addon_and_only_the_open_month(
     change_addon_price(None, oncall, effective_from=this, monthly_fee="31")
     db.session.commit()
     assert oncall.monthly_fee == Decimal("31.00")
-    on_call = lambda u: next(a.amount for a in u.addons if a.name == "oncall")  # noqa: E731
+
+    def on_call(usage) -> Decimal:
+        return next(a.amount for a in usage.addons if a.name == "oncall")
+
     assert on_call(usage_for(client, f"{last:%Y-%m}")) == old_fee  # the month before keeps it
     assert on_call(usage_for(client, f"{this:%Y-%m}")) == Decimal("31.00")
 
 
 def test_bad_addon_prices_are_refused_with_the_field_and_nothing_saved(factory):
-    last, this, nxt = _months()
+    last, _this, nxt = _months()
     close_month(f"{last:%Y-%m}", force=True)
     backup = factory.addon("cloud_backup")
     cases = [
-        (dict(effective_from=last, monthly_fee="21"), "effective_from", "is closed"),
-        (dict(effective_from=nxt, monthly_fee="-1"), "monthly_fee", "cannot be negative"),
-        (dict(effective_from=nxt, monthly_fee="lots"), "monthly_fee", "Not an amount"),
-        (dict(effective_from=nxt + timedelta(days=1), monthly_fee="21"), "effective_from",
+        ({"effective_from": last, "monthly_fee": "21"}, "effective_from", "is closed"),
+        ({"effective_from": nxt, "monthly_fee": "-1"}, "monthly_fee", "cannot be negative"),
+        ({"effective_from": nxt, "monthly_fee": "lots"}, "monthly_fee", "Not an amount"),
+        ({"effective_from": nxt + timedelta(days=1), "monthly_fee": "21"}, "effective_from",
          "first day of a month"),
     ]
     for kwargs, field, message in cases:
@@ -224,19 +227,19 @@ def test_own_urgent_targets_apply_from_their_day_and_leave_tickets_already_opene
 
 
 @pytest.mark.parametrize(("kwargs", "field", "message"), [
-    (dict(first_response_minutes=0, resolution_minutes=60), "first_response_minutes",
+    ({"first_response_minutes": 0, "resolution_minutes": 60}, "first_response_minutes",
      "at least 1 minute"),
-    (dict(first_response_minutes=-5, resolution_minutes=60), "first_response_minutes",
+    ({"first_response_minutes": -5, "resolution_minutes": 60}, "first_response_minutes",
      "at least 1 minute"),
-    (dict(first_response_minutes=60, resolution_minutes=0), "resolution_minutes",
+    ({"first_response_minutes": 60, "resolution_minutes": 0}, "resolution_minutes",
      "at least 1 minute"),
-    (dict(first_response_minutes=120, resolution_minutes=60), "resolution_minutes",
+    ({"first_response_minutes": 120, "resolution_minutes": 60}, "resolution_minutes",
      "cannot be shorter than the first response"),
-    (dict(first_response_minutes="soon", resolution_minutes=60), "first_response_minutes",
+    ({"first_response_minutes": "soon", "resolution_minutes": 60}, "first_response_minutes",
      "whole number of minutes"),
-    (dict(first_response_minutes=30, resolution_minutes=60, priority="asap"), "priority",
+    ({"first_response_minutes": 30, "resolution_minutes": 60, "priority": "asap"}, "priority",
      "Choose a priority"),
-    (dict(first_response_minutes=30, resolution_minutes=60, effective_from=DAY - timedelta(1)),
+    ({"first_response_minutes": 30, "resolution_minutes": 60, "effective_from": DAY - timedelta(1)},
      "effective_from", "keep their targets"),
 ])
 def test_bad_sla_targets_name_the_field_and_save_nothing(factory, kwargs, field, message):
