@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..clients.cli import _day  # the same YYYY-MM-DD option parsing as `flask client`
 from ..clients.validate import FieldError
 from ..extensions import db
 from ..models import Addon, Package, Priority
@@ -26,15 +27,6 @@ def _today() -> date:
 def _fail(exc: FieldError) -> None:
     db.session.rollback()
     raise click.ClickException(f"{exc.field}: {exc.message}")
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint=name) from None
 
 
 def _package(code: str) -> Package:

@@ -13,7 +13,7 @@ from ...pricelist import services as pricelist
 from ...pricelist import sla_targets
 from ...tickets.queues import local_today
 from . import bp
-from .admin_objects import _admin, _body, _day, _invalid, _money, _user
+from .admin_objects import _admin, _answer, _body, _day, _money, _user
 
 
 def package_json(p: Package) -> dict:
@@ -39,11 +39,6 @@ def addon_json(a: Addon) -> dict:
             "prices": [{"effective_from": h.effective_from.isoformat(),
                         "monthly_fee": _money(h.monthly_fee)}
                        for h in pricelist.addon_history(a)]}
-
-
-def _saved(obj, to_json, status: int = 200):
-    db.session.commit()
-    return jsonify(to_json(obj)), status
 
 
 # -- packages -------------------------------------------------------------------------------
@@ -72,7 +67,8 @@ def api_update_package(package_id: int):
     package = _package_or_404(package_id)
     body = _body()
     policy = package.sla_policy
-    try:
+
+    def operation():
         pricelist.update_package(
             user, package, name=body.get("name", package.name), rank=body.get("rank", package.rank),
             active=bool(body.get("active", package.active)),
@@ -80,9 +76,9 @@ def api_update_package(package_id: int):
                                             policy.first_response_minutes if policy else None),
             resolution_minutes=body.get("resolution_minutes",
                                         policy.resolution_minutes if policy else None))
-    except FieldError as exc:
-        return _invalid(exc)
-    return _saved(package, package_json)
+        return package
+
+    return _answer(operation, package_json)
 
 
 def _first_of_month(body: dict):
@@ -97,15 +93,16 @@ def api_package_price(package_id: int):
     user = _admin()
     package = _package_or_404(package_id)
     body = _body()
-    try:
+
+    def operation():
         pricelist.change_price(user, package, effective_from=_first_of_month(body),
                                included_minutes=body.get("included_minutes"),
                                monthly_fee=body.get("monthly_fee"),
                                overage_rate=body.get("overage_rate"),
                                visits_per_year=body.get("visits_per_year"))
-    except FieldError as exc:
-        return _invalid(exc)
-    return _saved(package, package_json, 201)
+        return package
+
+    return _answer(operation, package_json, 201)
 
 
 @bp.post("/packages/<int:package_id>/sla_targets")
@@ -114,15 +111,16 @@ def api_package_sla_targets(package_id: int):
     user = _admin()
     package = _package_or_404(package_id)
     body = _body()
-    try:
+
+    def operation():
         sla_targets.set_targets(
             user, package, priority=str(body.get("priority") or ""),
             effective_from=_day(body, "effective_from", local_today()),
             first_response_minutes=body.get("first_response_minutes"),
             resolution_minutes=body.get("resolution_minutes"))
-    except FieldError as exc:
-        return _invalid(exc)
-    return _saved(package, package_json, 201)
+        return package
+
+    return _answer(operation, package_json, 201)
 
 
 # -- add-ons --------------------------------------------------------------------------------
@@ -146,9 +144,10 @@ def api_addon_price(addon_id: int):
     user = _admin()
     addon = db.get_or_404(Addon, addon_id, description="No such add-on.")
     body = _body()
-    try:
+
+    def operation():
         pricelist.change_addon_price(user, addon, effective_from=_first_of_month(body),
                                      monthly_fee=body.get("monthly_fee"))
-    except FieldError as exc:
-        return _invalid(exc)
-    return _saved(addon, addon_json, 201)
+        return addon
+
+    return _answer(operation, addon_json, 201)
