@@ -61,6 +61,8 @@ def test_console_refuses_a_new_ticket_for_an_archived_client(client, auth, world
     assert 'id="client-archived"' in page
     assert f"/console/tickets/new?client={old.id}" not in page
     assert client.get(f"/console/tickets/{world['ticket'].number}").status_code == 200
+    listing = client.get("/console/clients").get_data(as_text=True)
+    assert "Oldco Ltd</a> <span class=\"badge\">Archived</span>" in listing
 
 
 def test_api_refuses_a_new_ticket_for_an_archived_client(client, spec, world):  # noqa: F811

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import abort, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -104,7 +105,7 @@ def package_sla(package_id: int):
                 first_response_minutes=sla_form.first_response_minutes.data,
                 resolution_minutes=sla_form.resolution_minutes.data),
             lambda row: _("New targets for tickets opened from %(day)s.",
-                          day=row.effective_from.isoformat())):
+                          day=format_date(row.effective_from, "medium"))):
         return redirect(url_for(".package", package_id=package.id))
     current = svc.price_on(package, local_today())
     return _package_page(package, PackageForm(obj=package, prefix="p"), _price_form(current),
@@ -117,7 +118,7 @@ def _price_values(form) -> dict:
 
 
 def _new_prices(row) -> str:
-    return _("New prices from %(day)s.", day=row.effective_from.isoformat())
+    return _("New prices from %(day)s.", day=format_date(row.effective_from, "medium"))
 
 
 @bp.route("/prices/packages/<int:package_id>/price", methods=["POST"])
