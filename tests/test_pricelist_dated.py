@@ -318,3 +318,20 @@ def test_sla_targets_through_the_api_and_the_cli(app, client, spec, factory):  #
     result = runner.invoke(args=["addon", "price", "oncall", "33", "--from",
                                  (nxt + timedelta(days=2)).isoformat()])
     assert result.exit_code != 0 and "first day of a month" in result.output
+
+
+def test_the_price_list_shows_a_planned_fee_once_its_month_has_come(client, auth, factory):
+    """A change planned for a later month is in force when that month comes, though the add-on
+    row itself was written before (no job rewrites it)."""
+    admin = factory.user(Role.ADMIN)
+    _, this, _ = _months()
+    backup = factory.addon("cloud_backup")
+    db.session.add_all([
+        AddonPrice(addon_id=backup.id, effective_from=date(2000, 1, 1),
+                   monthly_fee=backup.monthly_fee),
+        AddonPrice(addon_id=backup.id, effective_from=this, monthly_fee=Decimal("21.70")),
+    ])
+    db.session.commit()
+    auth.login(admin.email)
+    page = client.get("/admin/prices").get_data(as_text=True)
+    assert "21.70" in page and f"{backup.monthly_fee:.2f}" not in page.split("ad-h", 1)[1]

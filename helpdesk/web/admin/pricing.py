@@ -41,6 +41,7 @@ def prices():
     addons = db.session.scalars(select(Addon).order_by(Addon.name)).all()
     return render_template("admin/prices.html", packages=packages, addons=addons,
                            in_force={p.id: svc.price_on(p, today) for p in packages},
+                           addon_fees={a.id: svc.addon_price_on(a, today) for a in addons},
                            new_addon=AddonPriceForm(formdata=None))
 
 
