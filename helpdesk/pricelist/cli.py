@@ -3,8 +3,6 @@ the admin price-list page and the API."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
@@ -13,15 +11,10 @@ from ..clients.cli import _day  # the same YYYY-MM-DD option parsing as `flask c
 from ..clients.validate import FieldError
 from ..extensions import db
 from ..models import Addon, Package, Priority
+from .dated import today
 
 package_cli = AppGroup("package", help="Support packages: prices and SLA targets per priority.")
 addon_cli = AppGroup("addon", help="Add-ons of the price list and their dated fees.")
-
-
-def _today() -> date:
-    from ..tickets.queues import local_today
-
-    return local_today()
 
 
 def _fail(exc: FieldError) -> None:
@@ -49,7 +42,7 @@ def package_list(on_text: str | None) -> None:
     """Each package's prices and SLA targets (first response / resolution, minutes) in force."""
     from . import services, sla_targets
 
-    day = _day(on_text, "--on") or _today()
+    day = _day(on_text, "--on") or today()
     for p in db.session.scalars(select(Package).order_by(Package.rank)):
         t = services.price_on(p, day)
         sla = " ".join(
@@ -108,7 +101,7 @@ def package_sla(code, priority, first, resolve, from_text) -> None:
     package = _package(code)
     try:
         row = set_targets(None, package, priority=priority,
-                          effective_from=_day(from_text, "--from") or _today(),
+                          effective_from=_day(from_text, "--from") or today(),
                           first_response_minutes=first, resolution_minutes=resolve)
     except FieldError as exc:
         _fail(exc)
@@ -122,7 +115,7 @@ def addon_list(on_text: str | None) -> None:
     """Each add-on with its monthly fee in force."""
     from .services import addon_price_on
 
-    day = _day(on_text, "--on") or _today()
+    day = _day(on_text, "--on") or today()
     for a in db.session.scalars(select(Addon).order_by(Addon.code)):
         sold = "" if a.active else "\t(not sold)"
         click.echo(f"{a.code}\t{a.name}\t{addon_price_on(a, day)}{sold}")

@@ -22,6 +22,13 @@ from ..models import ClosedMonth, User
 BASELINE = date(2000, 1, 1)
 
 
+def today() -> date:
+    """Today in the vendor's zone (imported late: the ticket queue imports the price list)."""
+    from ..tickets.queues import local_today
+
+    return local_today()
+
+
 def closed(day: date) -> bool:
     return db.session.scalar(select(ClosedMonth.id).where(
         ClosedMonth.period == f"{day.year:04d}-{day.month:02d}")) is not None

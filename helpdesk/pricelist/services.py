@@ -1,8 +1,9 @@
 """Editing the price list: packages (minutes, fee, overage rate, SLA targets, visits) and add-ons.
 
-A price change takes effect from the first day of a month and is kept in ``package_prices``; the
-accounting reads the price in force for each month, so a closed month (and its stored PDF) never
-changes and earlier open months keep the price they had.
+A price change takes effect from the first day of a month and is kept in ``package_prices`` or
+``addon_prices`` (:mod:`.dated`); the accounting reads the price in force for each month, so a
+closed month (and its stored PDF) never changes and earlier open months keep the price they had.
+SLA targets per priority are in :mod:`.sla_targets`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,8 @@ from ..extensions import db
 from ..models import Addon, Package, SlaPolicy, User
 from . import dated
 from .dated import BASELINE  # noqa: F401  (the price a package had before its first change)
+from .dated import today as local_today
 from .models import AddonPrice, PackagePrice
-
-
-def local_today() -> date:
-    from ..tickets.queues import local_today as today
-
-    return today()
 
 PRICE_FIELDS = ("included_minutes", "monthly_fee", "overage_rate", "visits_per_year")
 

@@ -19,12 +19,6 @@ from . import dated
 from .models import SlaTarget
 
 
-def _today() -> date:
-    from ..tickets.queues import local_today
-
-    return local_today()
-
-
 @dataclass(frozen=True, slots=True)
 class PriorityTargets:
     """The targets of one priority on a day; ``own`` when set for it, not derived."""
@@ -97,7 +91,7 @@ def set_targets(actor: User | None, package: Package, *, priority: str, effectiv
     if resolve < first:
         raise FieldError("resolution_minutes",
                          str(_l("The resolution target cannot be shorter than the first response.")))
-    today = today or _today()
+    today = today or dated.today()
     if effective_from < today:
         raise FieldError("effective_from", str(_l(
             "Tickets already opened keep their targets: choose today or a later day.")))
