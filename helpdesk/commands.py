@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "helpdesk.contracts.reminders",
     "helpdesk.sla.cli",
     "helpdesk.clients.cli",
+    "helpdesk.pricelist.cli",
     "helpdesk.notifications.cli",
     "mail_ingest.cli",
     "reports.cli",

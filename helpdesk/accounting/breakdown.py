@@ -67,6 +67,6 @@ def usage_detail(client: Client, period: str, *, rules: BillingRules | None = No
     _, after, _ = month_bounds(period)
     state = _build_state(
         client, period, _load_contracts([client.id], after).get(client.id, []),
-        _load_catalogue(), _visit_starts([client.id], period).get(client.id, []),
+        _load_catalogue(period), _visit_starts([client.id], period).get(client.id, []),
     )
     return compute_usage(period, state, _entry_records(client.id, period, rules), rules)

@@ -125,13 +125,15 @@ class _Catalogue:
 
 def _load_catalogue(period: str | None = None) -> _Catalogue:
     """The price list; with ``period``, each package at the price in force that month."""
-    from ..pricelist.services import packages_in_force
+    from ..pricelist.services import all_addons_in_force, packages_in_force
 
     packages = {p.id: p for p in db.session.scalars(select(Package))}
-    return _Catalogue(
-        packages=packages_in_force(packages, month_bounds(period)[0]) if period else packages,
-        addons={a.id: a for a in db.session.scalars(select(Addon))},
-    )
+    if period is None:
+        return _Catalogue(packages=packages,
+                          addons={a.id: a for a in db.session.scalars(select(Addon))})
+    first = month_bounds(period)[0]
+    return _Catalogue(packages=packages_in_force(packages, first),
+                      addons=all_addons_in_force(first))
 
 
 @dataclass(frozen=True, slots=True)

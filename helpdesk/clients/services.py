@@ -77,24 +77,16 @@ def _clean_client(values: dict, client: Client | None) -> dict:
             raise FieldError("name", str(_l("A client named %(name)s exists already (id %(id)s).",
                                             name=other.name, id=other.id)))
         out["name"] = name
-    if "country" in values:
-        country = (values["country"] or "").strip().upper()
-        msg = check_country(country)
-        if msg:
-            raise FieldError("country", msg)
-        out["country"] = country
-    if "timezone" in values:
-        tz = (values["timezone"] or "").strip()
-        msg = check_timezone(tz)
-        if msg:
-            raise FieldError("timezone", msg)
-        out["timezone"] = tz
-    if "language" in values:
-        lang = (values["language"] or "").strip()
-        msg = check_language(lang)
-        if msg:
-            raise FieldError("language", msg)
-        out["language"] = lang
+    for key, check, upper in (("country", check_country, True),
+                              ("timezone", check_timezone, False),
+                              ("language", check_language, False)):
+        if key in values:
+            value = (values[key] or "").strip()
+            value = value.upper() if upper else value
+            msg = check(value)
+            if msg:
+                raise FieldError(key, msg)
+            out[key] = value
     if "account_manager" in values:
         manager = values["account_manager"]
         if manager is not None and (manager.role != Role.ACCOUNT_MANAGER and
@@ -113,26 +105,36 @@ def _clean_client(values: dict, client: Client | None) -> dict:
     return out
 
 
-def _clean_domains(domains, client: Client | None) -> list[str]:
-    cleaned: list[str] = []
-    for raw in domains:
+def _unique_values(raws, field: str, clean, owner_of, mine, taken, *, key=lambda v: v,
+                   errors: type[Exception] = ValueError) -> list:
+    """Each non-blank raw value cleaned, once; refused (``taken(value, other)``) when another
+    owner than ``mine`` already has it. Domains, contact emails and phone numbers share this."""
+    cleaned: list = []
+    for raw in raws:
         if not (raw or "").strip():
             continue
         try:
-            domain = clean_domain(raw)
-        except ValueError as exc:
-            raise FieldError("domains", str(exc)) from None
-        if domain in cleaned:
+            value = clean(raw)
+        except errors as exc:
+            raise FieldError(field, str(exc)) from None
+        if key(value) in {key(v) for v in cleaned}:
             continue
-        owner = db.session.scalar(
-            select(Client).join(ClientDomain).where(ClientDomain.domain == domain)
-        )
-        if owner is not None and owner is not client:
-            raise FieldError("domains", str(_l(
-                "The domain %(domain)s belongs to another client: %(name)s (id %(id)s).",
-                domain=domain, name=owner.name, id=owner.id)))
-        cleaned.append(domain)
+        other = owner_of(key(value))
+        if other is not None and other is not mine:
+            raise FieldError(field, taken(value, other))
+        cleaned.append(value)
     return cleaned
+
+
+def _clean_domains(domains, client: Client | None) -> list[str]:
+    return _unique_values(
+        domains, "domains", clean_domain,
+        lambda domain: db.session.scalar(
+            select(Client).join(ClientDomain).where(ClientDomain.domain == domain)),
+        client,
+        lambda domain, owner: str(_l(
+            "The domain %(domain)s belongs to another client: %(name)s (id %(id)s).",
+            domain=domain, name=owner.name, id=owner.id)))
 
 
 def create_client(actor: User | None, *, name: str, domains=(), country: str = "RS",
@@ -231,43 +233,25 @@ def require_not_archived(client: Client, field: str = "client") -> None:
 
 
 def _clean_contact_lists(emails, phones, contact: Contact | None) -> tuple[list[str], list]:
-    clean_emails: list[str] = []
-    for raw in emails:
-        if not (raw or "").strip():
-            continue
-        try:
-            email = clean_email(raw)
-        except EmailError as exc:
-            raise FieldError("emails", str(exc)) from None
-        if email in clean_emails:
-            continue
-        other = db.session.scalar(
-            select(Contact).join(ContactEmail).where(ContactEmail.email == email)
-        )
-        if other is not None and other is not contact:
-            raise FieldError("emails", str(_l(
-                "%(email)s is already the address of %(name)s (%(client)s).",
-                email=email, name=other.name, client=other.client.name)))
-        clean_emails.append(email)
-    clean_phones: list[tuple[str, str]] = []
+    clean_emails = _unique_values(
+        emails, "emails", clean_email,
+        lambda email: db.session.scalar(
+            select(Contact).join(ContactEmail).where(ContactEmail.email == email)),
+        contact,
+        lambda email, other: str(_l(
+            "%(email)s is already the address of %(name)s (%(client)s).",
+            email=email, name=other.name, client=other.client.name)),
+        errors=EmailError)
     code = current_app.config.get("PHONE_COUNTRY_CODE", "381")
-    for raw in phones:
-        if not (raw or "").strip():
-            continue
-        try:
-            number, digits = clean_phone(raw, code)
-        except ValueError as exc:
-            raise FieldError("phones", str(exc)) from None
-        if digits in {d for _, d in clean_phones}:
-            continue
-        other = db.session.scalar(
-            select(Contact).join(ContactPhone).where(ContactPhone.normalized == digits)
-        )
-        if other is not None and other is not contact:
-            raise FieldError("phones", str(_l(
-                "%(number)s is already the number of %(name)s (%(client)s).",
-                number=number, name=other.name, client=other.client.name)))
-        clean_phones.append((number, digits))
+    clean_phones = _unique_values(
+        phones, "phones", lambda raw: clean_phone(raw, code),
+        lambda digits: db.session.scalar(
+            select(Contact).join(ContactPhone).where(ContactPhone.normalized == digits)),
+        contact,
+        lambda phone, other: str(_l(
+            "%(number)s is already the number of %(name)s (%(client)s).",
+            number=phone[0], name=other.name, client=other.client.name)),
+        key=lambda phone: phone[1])
     return clean_emails, clean_phones
 
 

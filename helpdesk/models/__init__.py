@@ -3,7 +3,7 @@
 # Tables that live in their domain package (imported as modules: they import .types from here).
 from ..capacity import models as _capacity_models  # noqa: F401
 from ..mailbox.models import AutomaticMail, MailDuplicate  # noqa: F401  (mail intake)
-from ..pricelist.models import PackagePrice  # noqa: F401  (issue 12: registers the table)
+from ..pricelist.models import AddonPrice, PackagePrice, SlaTarget  # noqa: F401  (issue 12: registers the table)
 from ..settings.models import ClosingDay, Setting  # noqa: F401  (issue 12: registers the tables)
 from .accounting import (
     ClosedMonth,

@@ -1,8 +1,9 @@
 """Editing the price list: packages (minutes, fee, overage rate, SLA targets, visits) and add-ons.
 
-A price change takes effect from the first day of a month and is kept in ``package_prices``; the
-accounting reads the price in force for each month, so a closed month (and its stored PDF) never
-changes and earlier open months keep the price they had.
+A price change takes effect from the first day of a month and is kept in ``package_prices`` or
+``addon_prices`` (:mod:`.dated`); the accounting reads the price in force for each month, so a
+closed month (and its stored PDF) never changes and earlier open months keep the price they had.
+SLA targets per priority are in :mod:`.sla_targets`.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from ..audit_log.record import record, snapshot
 from ..clients.validate import FieldError
 from ..extensions import db
-from ..models import Addon, ClosedMonth, Package, SlaPolicy, User
-from .models import PackagePrice
+from ..models import Addon, Package, SlaPolicy, User
+from . import dated
+from .dated import BASELINE  # noqa: F401  (the price a package had before its first change)
+from .dated import today as local_today
+from .models import AddonPrice, PackagePrice
 
 PRICE_FIELDS = ("included_minutes", "monthly_fee", "overage_rate", "visits_per_year")
-#: The row standing for the price a package had before its first recorded change.
-BASELINE = date(2000, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +50,8 @@ def _terms(package: Package, price: PackagePrice | None) -> PackageTerms:
 
 def packages_in_force(packages: dict[int, Package], first_day: date) -> dict[int, PackageTerms]:
     """Each package with the latest price change on or before ``first_day``."""
-    rows = db.session.scalars(
-        select(PackagePrice).where(PackagePrice.effective_from <= first_day)
-        .order_by(PackagePrice.package_id, PackagePrice.effective_from)
-    )
-    latest: dict[int, PackagePrice] = {}
-    for row in rows:
-        latest[row.package_id] = row
-    return {pid: _terms(p, latest.get(pid)) for pid, p in packages.items()}
+    latest = dated.in_force(PackagePrice, first_day)
+    return {pid: _terms(p, latest.get((pid,))) for pid, p in packages.items()}
 
 
 def price_on(package: Package, day: date) -> PackageTerms:
@@ -64,10 +60,7 @@ def price_on(package: Package, day: date) -> PackageTerms:
 
 
 def history(package: Package) -> list[PackagePrice]:
-    return list(db.session.scalars(
-        select(PackagePrice).where(PackagePrice.package_id == package.id,
-                                   PackagePrice.effective_from > BASELINE)
-        .order_by(PackagePrice.effective_from.desc())))
+    return dated.changes(PackagePrice, package_id=package.id)
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -98,11 +91,6 @@ def whole(field: str, value, *, minimum: int = 0) -> int:
     return number
 
 
-def _closed(day: date) -> bool:
-    return db.session.scalar(select(ClosedMonth.id).where(
-        ClosedMonth.period == f"{day.year:04d}-{day.month:02d}")) is not None
-
-
 # -- packages -------------------------------------------------------------------------------
 
 
@@ -115,43 +103,11 @@ def change_price(actor: User | None, package: Package, *, effective_from: date,
         "overage_rate": money("overage_rate", overage_rate),
         "visits_per_year": whole("visits_per_year", visits_per_year),
     }
-    if effective_from.day != 1:
-        raise FieldError("effective_from", str(_l("Prices change on the first day of a month.")))
-    if _closed(effective_from):
-        raise FieldError("effective_from", str(_l(
-            "%(month)s is closed: its bills are final. Choose a later month.",
-            month=f"{effective_from:%Y-%m}")))
-    later = db.session.scalar(select(PackagePrice).where(
-        PackagePrice.package_id == package.id, PackagePrice.effective_from > effective_from))
-    if later is not None:
-        raise FieldError("effective_from", str(_l(
-            "A price change from %(day)s is already planned; change that one instead.",
-            day=later.effective_from.isoformat())))
-    if db.session.scalar(select(PackagePrice.id).where(PackagePrice.package_id == package.id)
-                         .limit(1)) is None:
-        # Keep what the package cost until now, so earlier open months do not change.
-        db.session.add(PackagePrice(package_id=package.id, effective_from=BASELINE,
-                                    **{k: getattr(package, k) for k in PRICE_FIELDS}))
-    row = db.session.scalar(select(PackagePrice).where(
-        PackagePrice.package_id == package.id, PackagePrice.effective_from == effective_from))
-    before = snapshot(row) if row is not None else None
-    if row is None:
-        row = PackagePrice(package_id=package.id, effective_from=effective_from)
-        db.session.add(row)
-    for key, value in values.items():
-        setattr(row, key, value)
-    row.created_by_id = getattr(actor, "id", None)
-    db.session.flush()
-    record(row, "update" if before else "create", user=actor, before=before)
-    from ..tickets.queues import local_today
-
-    if effective_from <= local_today():
-        pkg_before = snapshot(package)
-        for key, value in values.items():
-            setattr(package, key, value)
-        db.session.flush()
-        record(package, "price_change", user=actor, before=pkg_before)
-    return row
+    dated.check_month_start(effective_from)
+    return dated.record_change(
+        actor, PackagePrice, {"package_id": package.id}, effective_from=effective_from,
+        values=values, baseline=lambda: {k: getattr(package, k) for k in PRICE_FIELDS},
+        owner=package, today=local_today())
 
 
 def update_package(actor: User | None, package: Package, *, name: str, rank, active: bool,
@@ -215,13 +171,59 @@ def create_package(actor: User | None, *, code: str, name: str, included_minutes
 # -- add-ons --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class AddonTerms:
+    """An add-on as billed in one month (same attribute names as :class:`Addon`)."""
+
+    id: int
+    code: str
+    name: str
+    monthly_fee: Decimal
+
+
+def all_addons_in_force(first_day: date) -> dict[int, AddonTerms]:
+    """Every add-on at its price in force on ``first_day``, read in one query (for billing)."""
+    rows = db.session.execute(
+        select(Addon, AddonPrice.monthly_fee)
+        .outerjoin(AddonPrice, and_(AddonPrice.addon_id == Addon.id,
+                                    AddonPrice.effective_from <= first_day))
+        .order_by(Addon.id, AddonPrice.effective_from))
+    out: dict[int, AddonTerms] = {}
+    for addon, fee in rows:  # the latest change of each add-on comes last
+        out[addon.id] = AddonTerms(addon.id, addon.code, addon.name,
+                                   addon.monthly_fee if fee is None else fee)
+    return out
+
+
+def addon_price_on(addon: Addon, day: date) -> Decimal:
+    """The add-on's monthly fee in force in the month of ``day``."""
+    row = dated.in_force(AddonPrice, day.replace(day=1), addon_id=addon.id).get((addon.id,))
+    return (row or addon).monthly_fee
+
+
+def addon_history(addon: Addon) -> list[AddonPrice]:
+    return dated.changes(AddonPrice, addon_id=addon.id)
+
+
+def change_addon_price(actor: User | None, addon: Addon, *, effective_from: date,
+                       monthly_fee) -> AddonPrice:
+    """A new add-on fee from the first day of a month that is not closed, as for packages."""
+    values = {"monthly_fee": money("monthly_fee", monthly_fee)}
+    dated.check_month_start(effective_from)
+    return dated.record_change(
+        actor, AddonPrice, {"addon_id": addon.id}, effective_from=effective_from, values=values,
+        baseline=lambda: {"monthly_fee": addon.monthly_fee}, owner=addon, today=local_today())
+
+
 def save_addon(actor: User | None, addon: Addon | None, *, code: str | None = None, name: str,
-               monthly_fee, active: bool = True) -> Addon:
-    fee = money("monthly_fee", monthly_fee)
+               monthly_fee=None, active: bool = True) -> Addon:
+    """A new add-on with its fee, or an add-on's name and availability (its fee changes from a
+    date: :func:`change_addon_price`)."""
     name = (name or "").strip()
-    if not name:
-        raise FieldError("name", str(_l("Please give the add-on's name.")))
     if addon is None:
+        fee = money("monthly_fee", monthly_fee)
+        if not name:
+            raise FieldError("name", str(_l("Please give the add-on's name.")))
         code = (code or "").strip().lower()
         if not code or not code.replace("_", "").isalnum() or len(code) > 30:
             raise FieldError("code", str(_l("A short code of letters, digits and _, e.g. "
@@ -234,8 +236,13 @@ def save_addon(actor: User | None, addon: Addon | None, *, code: str | None = No
         db.session.flush()
         record(addon, "create", user=actor)
         return addon
+    if not name:
+        raise FieldError("name", str(_l("Please give the add-on's name.")))
+    if monthly_fee is not None and money("monthly_fee", monthly_fee) != addon.monthly_fee:
+        raise FieldError("monthly_fee", str(_l(
+            "A fee changes from the first day of a month: use the price change.")))
     before = snapshot(addon)
-    addon.name, addon.monthly_fee, addon.active = name[:100], fee, bool(active)
+    addon.name, addon.active = name[:100], bool(active)
     db.session.flush()
     if snapshot(addon) != before:
         record(addon, "update", user=actor, before=before)

@@ -15,7 +15,7 @@ from ..calendar.business import BusinessCalendar, get_calendar
 from ..contracts import active_contract, has_addon
 from ..extensions import db
 from ..models import Client, Priority, Ticket, TicketStatus, utcnow
-from .clock import SlaTargets, due_at, elapsed_fraction, targets_for
+from .clock import due_at, elapsed_fraction
 
 CLOCK_BUSINESS = "business"
 CLOCK_24X7 = "24x7"
@@ -62,13 +62,21 @@ def ticket_calendar(ticket: Ticket) -> BusinessCalendar:
 def start_clocks(ticket: Ticket, now: datetime, *, keep_history: bool = False) -> None:
     """Fix the ticket's targets from the package in force when it opened, then its due times.
 
+    The targets are the package's for the ticket's priority on the day it opened
+    (:func:`helpdesk.pricelist.sla_targets.targets_on`), so a later change leaves it as it was.
+
     Clients without an active (or trial) contract get no SLA target. Urgent tickets of clients with
     the on-call add-on run on a 24/7 clock.
     """
     client = db.session.get(Client, ticket.client_id) if ticket.client_id else None
     contract = active_contract(client.id, ticket.created_at.date()) if client else None
-    policy = contract.package.sla_policy if contract is not None else None
-    if policy is None:
+    targets = None
+    if contract is not None:
+        from ..pricelist.sla_targets import targets_on
+        from ..tickets.queues import local_today
+
+        targets = targets_on(contract.package, ticket.priority, local_today(ticket.created_at))
+    if targets is None:
         ticket.sla_clock = None
         ticket.sla_first_response_minutes = None
         ticket.sla_resolution_minutes = None
@@ -76,9 +84,6 @@ def start_clocks(ticket: Ticket, now: datetime, *, keep_history: bool = False) -
         ticket.resolution_due = None
         ticket.sla_next_due = None
         return
-    targets = targets_for(
-        SlaTargets(policy.first_response_minutes, policy.resolution_minutes), ticket.priority
-    )
     oncall = has_addon(contract, "oncall", ticket.created_at.date())
     ticket.sla_clock = (
         CLOCK_24X7 if oncall and ticket.priority == Priority.URGENT else CLOCK_BUSINESS

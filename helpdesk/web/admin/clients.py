@@ -36,7 +36,7 @@ from ...models import (
     User,
 )
 from ...tickets.queues import local_today
-from .common import keyset_page, like, show_error
+from .common import keyset_page, like, saved, show_error
 from .forms import (
     AddonForm,
     ArchiveForm,
@@ -120,6 +120,14 @@ def clients():
                            can_create=svc.can_edit_client_record(current_user))
 
 
+def _client_values(form) -> dict:
+    return {"name": form.name.data, "domains": split_lines(form.domains.data),
+            "country": form.country.data, "timezone": form.timezone.data,
+            "language": form.language.data, "account_manager": _manager_from(form),
+            "tax_id": form.tax_id.data, "warranty_until": form.warranty_until.data,
+            "notes": form.notes.data}
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new_client():
     _need_admin()
@@ -127,12 +135,7 @@ def new_client():
     _manager_choices(form)
     if form.validate_on_submit():
         try:
-            client = svc.create_client(
-                current_user, name=form.name.data, domains=split_lines(form.domains.data),
-                country=form.country.data, timezone=form.timezone.data,
-                language=form.language.data, account_manager=_manager_from(form),
-                tax_id=form.tax_id.data, warranty_until=form.warranty_until.data,
-                notes=form.notes.data)
+            client = svc.create_client(current_user, **_client_values(form))
         except FieldError as exc:
             db.session.rollback()
             show_error(form, exc)
@@ -157,20 +160,10 @@ def client(client_id: int):
         form.account_manager.data = str(client.account_manager_id or "")
     elif not svc.can_edit_client_record(current_user):
         abort(403)
-    elif form.validate_on_submit():
-        try:
-            svc.update_client(current_user, client, name=form.name.data,
-                              domains=split_lines(form.domains.data), country=form.country.data,
-                              timezone=form.timezone.data, language=form.language.data,
-                              account_manager=_manager_from(form), tax_id=form.tax_id.data,
-                              warranty_until=form.warranty_until.data, notes=form.notes.data)
-        except FieldError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for(".client", client_id=client.id))
+    elif form.validate_on_submit() and saved(
+            form, lambda: svc.update_client(current_user, client, **_client_values(form)),
+            _("Saved.")):
+        return redirect(url_for(".client", client_id=client.id))
     return _client_page(client, form, status=422 if form.errors else 200)
 
 
@@ -236,25 +229,21 @@ def _contact_or_404(contact_id: int) -> Contact:
     return contact
 
 
+def _contact_values(form) -> dict:
+    return {"name": form.name.data, "emails": split_lines(form.emails.data),
+            "phones": split_lines(form.phones.data), "language": form.language.data or None,
+            "is_primary": form.is_primary.data}
+
+
 @bp.route("/<int:client_id>/contacts/new", methods=["GET", "POST"])
 def new_contact(client_id: int):
     client = _client_or_404(client_id)
     _need_manager(client)
     form = ContactForm()
-    if form.validate_on_submit():
-        try:
-            svc.add_contact(current_user, client, name=form.name.data,
-                            emails=split_lines(form.emails.data),
-                            phones=split_lines(form.phones.data),
-                            language=form.language.data or None,
-                            is_primary=form.is_primary.data)
-        except FieldError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Contact added."), "success")
-            return redirect(url_for(".client", client_id=client.id))
+    if form.validate_on_submit() and saved(
+            form, lambda: svc.add_contact(current_user, client, **_contact_values(form)),
+            _("Contact added.")):
+        return redirect(url_for(".client", client_id=client.id))
     return render_template("admin/contact_form.html", form=form, client=client, contact=None), (
         422 if form.errors else 200)
 
@@ -270,20 +259,10 @@ def contact(contact_id: int):
         form.emails.data = "\n".join(e.email for e in contact.emails)
         form.phones.data = "\n".join(p.number for p in contact.phones)
         form.language.data = contact.language or ""
-    elif form.validate_on_submit():
-        try:
-            svc.update_contact(current_user, contact, name=form.name.data,
-                               emails=split_lines(form.emails.data),
-                               phones=split_lines(form.phones.data),
-                               language=form.language.data or None,
-                               is_primary=form.is_primary.data)
-        except FieldError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for(".client", client_id=client.id))
+    elif form.validate_on_submit() and saved(
+            form, lambda: svc.update_contact(current_user, contact, **_contact_values(form)),
+            _("Saved.")):
+        return redirect(url_for(".client", client_id=client.id))
     user = svc.portal_user(contact)
     portal_form = PortalForm(portal_role=user.portal_role if user else "member")
     return render_template("admin/contact_form.html", form=form, client=client, contact=contact,
@@ -356,25 +335,23 @@ def new_contract(client_id: int):
     client = _client_or_404(client_id)
     _need_manager(client)
     form = _contract_form(ContractForm())
-    if form.validate_on_submit():
-        package = db.session.get(Package, int(form.package.data or 0)) if (
-            form.package.data or "").isdigit() else None
-        try:
-            if package is None:
-                raise FieldError("package", _("Choose a package."))
-            contracts.create_contract(current_user, client, package, start=form.start.data,
-                                      term_months=form.term_months.data or 12,
-                                      auto_renew=form.auto_renew.data, trial=form.trial.data,
-                                      monthly_fee=_fee(form.monthly_fee.data),
-                                      notes=form.notes.data)
-        except FieldError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Contract created."), "success")
-            return redirect(url_for(".client", client_id=client.id))
+    if form.validate_on_submit() and saved(form, lambda: contracts.create_contract(
+            current_user, client, _chosen(Package, form.package.data),
+            start=form.start.data, term_months=form.term_months.data or 12,
+            auto_renew=form.auto_renew.data, trial=form.trial.data,
+            monthly_fee=_fee(form.monthly_fee.data), notes=form.notes.data),
+            _("Contract created.")):
+        return redirect(url_for(".client", client_id=client.id))
     return _client_page(client, ClientForm(obj=client), status=422, contract_form=form)
+
+
+def _chosen(model, value, field: str = "package"):
+    """The package or add-on picked in a select field, or a FieldError next to that field."""
+    row = db.session.get(model, int(value)) if (value or "").isdigit() else None
+    if row is None:
+        raise FieldError(field, _("Choose a package.") if model is Package
+                         else _("Choose an add-on."))
+    return row
 
 
 def _contract_or_404(contract_id: int) -> Contract:
@@ -413,16 +390,11 @@ def end_contract(contract_id: int):
     contract = _contract_or_404(contract_id)
     _need_manager(contract.client)
     form = EndContractForm()
-    if form.validate_on_submit():
-        try:
-            contracts.end_contract(current_user, contract, on=form.end.data, today=local_today())
-        except FieldError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("The contract ends on %(day)s.", day=form.end.data.isoformat()), "success")
-            return redirect(url_for(".contract", contract_id=contract.id))
+    if form.validate_on_submit() and saved(
+            form, lambda: contracts.end_contract(current_user, contract, on=form.end.data,
+                                                 today=local_today()),
+            lambda _c: _("The contract ends on %(day)s.", day=form.end.data.isoformat())):
+        return redirect(url_for(".contract", contract_id=contract.id))
     return _contract_page(contract, 422, end=form)
 
 
@@ -432,22 +404,12 @@ def change_package(contract_id: int):
     _need_manager(contract.client)
     form = PackageChangeForm()
     form.package.choices = []
-    if form.validate_on_submit():
-        package = db.session.get(Package, int(form.package.data)) if (
-            form.package.data or "").isdigit() else None
-        try:
-            if package is None:
-                raise FieldError("package", _("Choose a package."))
-            change = contracts.change_contract_package(current_user, contract, package,
-                                                       on=form.on.data)
-        except FieldError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("%(package)s from %(day)s.", package=package.name,
-                    day=change.effective_date.isoformat()), "success")
-            return redirect(url_for(".contract", contract_id=contract.id))
+    if form.validate_on_submit() and saved(
+            form, lambda: contracts.change_contract_package(
+                current_user, contract, _chosen(Package, form.package.data), on=form.on.data),
+            lambda ch: _("%(package)s from %(day)s.", package=ch.package.name,
+                         day=ch.effective_date.isoformat())):
+        return redirect(url_for(".contract", contract_id=contract.id))
     return _contract_page(contract, 422, change=form)
 
 
@@ -456,20 +418,10 @@ def add_addon(contract_id: int):
     contract = _contract_or_404(contract_id)
     _need_manager(contract.client)
     form = AddonForm()
-    if form.validate_on_submit():
-        addon = db.session.get(Addon, int(form.addon.data)) if (
-            form.addon.data or "").isdigit() else None
-        try:
-            if addon is None:
-                raise FieldError("addon", _("Choose an add-on."))
-            contracts.add_addon(current_user, contract, addon, start=form.start.data,
-                                end=form.end.data)
-        except FieldError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            return redirect(url_for(".contract", contract_id=contract.id))
+    if form.validate_on_submit() and saved(form, lambda: contracts.add_addon(
+            current_user, contract, _chosen(Addon, form.addon.data, "addon"),
+            start=form.start.data, end=form.end.data)):
+        return redirect(url_for(".contract", contract_id=contract.id))
     return _contract_page(contract, 422, addon=form)
 
 

@@ -1,4 +1,5 @@
-"""Shared bits of the admin views: field errors from the domain, keyset paging of lists."""
+"""Shared bits of the admin views: field errors from the domain, saving through one domain
+operation, keyset paging of lists."""
 
 from __future__ import annotations
 
@@ -23,6 +24,24 @@ def show_error(form, exc: FieldError) -> None:
         field.errors = errors
     else:
         flash(exc.message, "error")
+
+
+def saved(form, operation, message=None):
+    """Run one domain ``operation()`` for ``form``: on bad input roll back, show the message next
+    to its field and answer None; else commit, flash ``message`` (a text, or a function of the
+    result) and answer the operation's result."""
+    from ...extensions import db
+
+    try:
+        result = operation()
+    except FieldError as exc:
+        db.session.rollback()
+        show_error(form, exc)
+        return None
+    db.session.commit()
+    if message is not None:
+        flash(message(result) if callable(message) else message, "success")
+    return result
 
 
 def _encode(values: list) -> str:

@@ -140,11 +140,31 @@ class NewPackageForm(PackageForm, PriceForm):
     effective_from = None  # a new package's price applies from the start
 
 
-class AddonPriceForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[Optional(), Length(max=30)])
+class AddonEditForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=100)])
-    monthly_fee = StringField(_l("Monthly fee"), validators=[InputRequired(REQUIRED)])
     active = BooleanField(_l("Sold"), default=True)
+
+
+class AddonPriceForm(AddonEditForm):
+    code = StringField(_l("Code"), validators=[Optional(), Length(max=30)])
+    monthly_fee = StringField(_l("Monthly fee"), validators=[InputRequired(REQUIRED)])
+
+
+class AddonFeeForm(FlaskForm):
+    effective_from = DateField(_l("In force from (first day of a month)"),
+                               validators=[InputRequired(REQUIRED)])
+    monthly_fee = StringField(_l("Monthly fee"), validators=[InputRequired(REQUIRED)])
+
+
+class SlaTargetForm(FlaskForm):
+    """A package's own targets for one priority, for tickets opened from a day on."""
+
+    priority = SelectField(_l("Priority"), choices=[], validate_choice=False)
+    effective_from = DateField(_l("For tickets opened from"), validators=[InputRequired(REQUIRED)])
+    first_response_minutes = StringField(_l("First response target (business minutes)"),
+                                         validators=[InputRequired(REQUIRED)])
+    resolution_minutes = StringField(_l("Resolution target (business minutes)"),
+                                     validators=[InputRequired(REQUIRED)])
 
 
 class VendorForm(FlaskForm):

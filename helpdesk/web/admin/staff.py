@@ -13,7 +13,7 @@ from ...extensions import db
 from ...models import STAFF_ROLES, User
 from ...staff import services as svc
 from . import bp
-from .common import keyset_page, like, show_error
+from .common import keyset_page, like, saved, show_error
 from .forms import ArchiveForm, StaffForm
 
 
@@ -36,15 +36,18 @@ def staff():
     return render_template("admin/staff.html", people=rows, next_cursor=nxt, q=q)
 
 
+def _staff_values(form) -> dict:
+    return {"email": form.email.data, "role": form.role.data, "name": form.name.data,
+            "language": form.language.data, "extension": form.extension.data,
+            "logmein_email": form.logmein_email.data}
+
+
 @bp.route("/staff/new", methods=["GET", "POST"])
 def new_staff():
     form = StaffForm()
     if form.validate_on_submit():
         try:
-            user = svc.create_staff(current_user, email=form.email.data, role=form.role.data,
-                                    name=form.name.data, language=form.language.data,
-                                    extension=form.extension.data,
-                                    logmein_email=form.logmein_email.data)
+            user = svc.create_staff(current_user, **_staff_values(form))
             message = svc.reset_link(current_user, user)
         except FieldError as exc:
             db.session.rollback()
@@ -65,19 +68,10 @@ def edit_staff(user_id: int):
     form = StaffForm(obj=None if request.method == "POST" else person)
     if request.method == "GET":
         form.language.data = person.language or "en"
-    elif form.validate_on_submit():
-        try:
-            svc.update_staff(current_user, person, email=form.email.data, role=form.role.data,
-                             name=form.name.data, language=form.language.data,
-                             extension=form.extension.data,
-                             logmein_email=form.logmein_email.data)
-        except FieldError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for(".staff"))
+    elif form.validate_on_submit() and saved(
+            form, lambda: svc.update_staff(current_user, person, **_staff_values(form)),
+            _("Saved.")):
+        return redirect(url_for(".staff"))
     return render_template("admin/staff_form.html", form=form, person=person,
                            action_form=ArchiveForm()), (422 if form.errors else 200)
 

@@ -51,6 +51,10 @@ def new_ticket():
             abort(400)
         return _page(None, None)
     client = get_client_or_404(current_user, int(client_arg))
+    if client.archived_at is not None:
+        # Archived clients take no new work; their tickets stay readable (issue 12).
+        flash(_("%(name)s is archived: it takes no new tickets.", name=client.name), "error")
+        return _page(None, None, 200 if request.method == "GET" else 400)
     if request.method == "GET":
         return _page(NewTicketForm(formdata=None, assignee=str(current_user.id)), client)
     form = NewTicketForm()

@@ -1,5 +1,5 @@
-"""``/api/v1`` administration objects: clients, contacts, contracts (and package changes),
-packages and staff. The same domain functions as the admin pages and the CLI.
+"""``/api/v1`` administration objects: clients, contacts, contracts (and package changes)
+and staff; the price list is in :mod:`.admin_prices`. The same domain functions as the admin pages and the CLI.
 
 Admin tokens may do everything. Account-manager tokens see and change the contacts and contracts
 of their own clients (other clients answer 404). Agents and client users get 403.
@@ -71,6 +71,17 @@ def _invalid(exc: FieldError):
     return jsonify(error="invalid", message=exc.message, fields={exc.field: exc.message}), 422
 
 
+def _answer(operation, to_json, status: int = 200):
+    """Run one domain ``operation()``: 422 naming the field on bad input (nothing saved), else
+    commit and answer the object it returns as JSON."""
+    try:
+        obj = operation()
+    except FieldError as exc:
+        return _invalid(exc)
+    db.session.commit()
+    return jsonify(to_json(obj)), status
+
+
 def _day(body: dict, key: str, default: date | None = None) -> date | None:
     value = body.get(key)
     if value in (None, ""):
@@ -119,16 +130,6 @@ def contract_json(c: Contract) -> dict:
                          "package": ch.package.code} for ch in c.changes]}
 
 
-def package_json(p: Package) -> dict:
-    now = pricelist.price_on(p, local_today())
-    policy = p.sla_policy
-    return {"id": p.id, "code": p.code, "name": p.name, "rank": p.rank, "active": p.active,
-            "included_minutes": now.included_minutes, "monthly_fee": _money(now.monthly_fee),
-            "overage_rate": _money(now.overage_rate), "visits_per_year": now.visits_per_year,
-            "first_response_minutes": policy.first_response_minutes if policy else None,
-            "resolution_minutes": policy.resolution_minutes if policy else None}
-
-
 def staff_json(u: User) -> dict:
     return {"id": u.id, "email": u.email, "name": u.name, "role": u.role,
             "language": u.language, "extension": u.extension,
@@ -166,7 +167,8 @@ def api_clients():
 def api_create_client():
     user = _admin()
     body = _body()
-    try:
+
+    def operation():
         _, manager = _manager(body)
         client = clients.create_client(
             user, name=str(body.get("name") or ""), domains=list(body.get("domains") or []),
@@ -175,10 +177,9 @@ def api_create_client():
             language=str(body.get("language") or "sr_Latn"), account_manager=manager,
             tax_id=body.get("tax_id"), warranty_until=_day(body, "warranty_until"),
             notes=body.get("notes"))
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(client_json(client)), 201
+        return client
+
+    return _answer(operation, client_json, 201)
 
 
 @bp.get("/clients/<int:client_id>")
@@ -193,7 +194,8 @@ def api_update_client(client_id: int):
     body = _body()
     fields = {k: body[k] for k in ("name", "tax_id", "country", "timezone", "language", "notes")
               if k in body}
-    try:
+
+    def operation():
         given, manager = _manager(body)
         if given:
             fields["account_manager"] = manager
@@ -204,10 +206,9 @@ def api_update_client(client_id: int):
             clients.archive_client(user, client, confirm=bool(body.get("confirm")))
         elif body.get("archived") is False and client.archived_at is not None:
             clients.unarchive_client(user, client)
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(client_json(client))
+        return client
+
+    return _answer(operation, client_json)
 
 
 # -- contacts -------------------------------------------------------------------------------
@@ -225,16 +226,16 @@ def api_contacts(client_id: int):
 def api_create_contact(client_id: int):
     client = _client(client_id)
     body = _body()
-    try:
+
+    def operation():
         contact = clients.add_contact(g.api_user, client, name=body.get("name"),
                                       emails=list(body.get("emails") or []),
                                       phones=list(body.get("phones") or []),
                                       language=body.get("language"),
                                       is_primary=bool(body.get("is_primary")))
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(contact_json(contact)), 201
+        return contact
+
+    return _answer(operation, contact_json, 201)
 
 
 @bp.patch("/contacts/<int:contact_id>")
@@ -244,7 +245,8 @@ def api_update_contact(contact_id: int):
         abort(404, description="No such contact.")
     _client(contact.client_id)
     body = _body()
-    try:
+
+    def operation():
         clients.update_contact(
             g.api_user, contact, name=body.get("name", contact.name),
             emails=body.get("emails", [e.email for e in contact.emails]),
@@ -253,10 +255,9 @@ def api_update_contact(contact_id: int):
             is_primary=bool(body.get("is_primary", contact.is_primary)))
         if body.get("active") is False and contact.active:
             clients.deactivate_contact(g.api_user, contact)
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(contact_json(contact))
+        return contact
+
+    return _answer(operation, contact_json)
 
 
 # -- contracts ------------------------------------------------------------------------------
@@ -281,7 +282,8 @@ def api_contracts(client_id: int):
 def api_create_contract(client_id: int):
     client = _client(client_id)
     body = _body()
-    try:
+
+    def operation():
         term = body.get("term_months", 12)
         if not isinstance(term, int) or isinstance(term, bool):
             raise FieldError("term_months", "term_months is a whole number of months.")
@@ -292,10 +294,9 @@ def api_create_contract(client_id: int):
             start=_day(body, "start", local_today()), term_months=term,
             auto_renew=bool(body.get("auto_renew", True)), trial=bool(body.get("trial")),
             monthly_fee=fee)
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(contract_json(contract)), 201
+        return contract
+
+    return _answer(operation, contract_json, 201)
 
 
 def _contract(contract_id: int) -> Contract:
@@ -315,91 +316,28 @@ def api_contract(contract_id: int):
 def api_change_package(contract_id: int):
     contract = _contract(contract_id)
     body = _body()
-    try:
+
+    def operation():
         contracts.change_contract_package(g.api_user, contract, _package(body.get("package")),
                                           on=_day(body, "on"))
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(contract_json(contract))
+        return contract
+
+    return _answer(operation, contract_json)
 
 
 @bp.post("/contracts/<int:contract_id>/end")
 def api_end_contract(contract_id: int):
     contract = _contract(contract_id)
     body = _body()
-    try:
+
+    def operation():
         on = _day(body, "end")
         if on is None:
             raise FieldError("end", "Give the last day: end YYYY-MM-DD.")
         contracts.end_contract(g.api_user, contract, on=on, today=local_today())
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(contract_json(contract))
+        return contract
 
-
-# -- packages -------------------------------------------------------------------------------
-
-
-@bp.get("/packages")
-def api_packages():
-    _user()
-    rows = db.session.scalars(select(Package).order_by(Package.rank))
-    return jsonify(items=[package_json(p) for p in rows])
-
-
-def _package_or_404(package_id: int) -> Package:
-    package = db.session.get(Package, package_id)
-    if package is None:
-        abort(404, description="No such package.")
-    return package
-
-
-@bp.get("/packages/<int:package_id>")
-def api_package(package_id: int):
-    _user()
-    return jsonify(package_json(_package_or_404(package_id)))
-
-
-@bp.patch("/packages/<int:package_id>")
-def api_update_package(package_id: int):
-    user = _admin()
-    package = _package_or_404(package_id)
-    body = _body()
-    policy = package.sla_policy
-    try:
-        pricelist.update_package(
-            user, package, name=body.get("name", package.name), rank=body.get("rank", package.rank),
-            active=bool(body.get("active", package.active)),
-            first_response_minutes=body.get("first_response_minutes",
-                                            policy.first_response_minutes if policy else None),
-            resolution_minutes=body.get("resolution_minutes",
-                                        policy.resolution_minutes if policy else None))
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(package_json(package))
-
-
-@bp.post("/packages/<int:package_id>/prices")
-def api_package_price(package_id: int):
-    user = _admin()
-    package = _package_or_404(package_id)
-    body = _body()
-    try:
-        on = _day(body, "effective_from")
-        if on is None:
-            raise FieldError("effective_from", "Give effective_from YYYY-MM-01.")
-        pricelist.change_price(user, package, effective_from=on,
-                               included_minutes=body.get("included_minutes"),
-                               monthly_fee=body.get("monthly_fee"),
-                               overage_rate=body.get("overage_rate"),
-                               visits_per_year=body.get("visits_per_year"))
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(package_json(package)), 201
+    return _answer(operation, contract_json)
 
 
 # -- staff ----------------------------------------------------------------------------------
@@ -418,16 +356,16 @@ def api_staff():
 def api_create_staff():
     user = _admin()
     body = _body()
-    try:
+
+    def operation():
         person = staff.create_staff(user, email=str(body.get("email") or ""),
                                     role=str(body.get("role") or ""), name=body.get("name"),
                                     language=body.get("language"),
                                     extension=body.get("extension"),
                                     logmein_email=body.get("logmein_email"))
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(staff_json(person)), 201
+        return person
+
+    return _answer(operation, staff_json, 201)
 
 
 def _person(user_id: int) -> User:
@@ -450,16 +388,16 @@ def api_update_person(user_id: int):
     body = _body()
     fields = {k: body[k] for k in ("email", "role", "name", "language", "extension",
                                    "logmein_email") if k in body}
-    try:
+
+    def operation():
         staff.update_staff(user, person, **fields)
         if body.get("active") is False and person.active:
             staff.deactivate_staff(user, person)
         elif body.get("active") is True and not person.active:
             staff.reactivate_staff(user, person)
-    except FieldError as exc:
-        return _invalid(exc)
-    db.session.commit()
-    return jsonify(staff_json(person))
+        return person
+
+    return _answer(operation, staff_json)
 
 
-from . import admin_objects_doc  # noqa: F401  (their OpenAPI description)
+from . import admin_objects_doc, admin_prices  # noqa: F401  (the price list; descriptions)

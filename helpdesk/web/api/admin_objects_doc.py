@@ -36,7 +36,13 @@ SCHEMAS = {
     "AdminPackage": _obj({"id": _I, "code": _S, "name": _S, "rank": _I, "active": _B,
                           "included_minutes": _I, "monthly_fee": _MONEY,
                           "overage_rate": _MONEY, "visits_per_year": _I,
-                          "first_response_minutes": _NI, "resolution_minutes": _NI}),
+                          "first_response_minutes": _NI, "resolution_minutes": _NI,
+                          "sla_targets": {"type": "array", "items": _obj({
+                              "priority": _S, "first_response_minutes": _I,
+                              "resolution_minutes": _I, "own": _B, "since": _NDAY})}}),
+    "AdminAddon": _obj({"id": _I, "code": _S, "name": _S, "active": _B, "monthly_fee": _MONEY,
+                        "prices": {"type": "array", "items": _obj({"effective_from": _DAY,
+                                                                   "monthly_fee": _MONEY})}}),
     "AdminStaff": _obj({"id": _I, "email": _S, "name": _S, "role": _S, "language": _NS,
                         "extension": _NS, "logmein_email": _NS, "active": _B}),
 }
@@ -164,6 +170,36 @@ document("/packages/{package_id}/prices", {
                                      ["effective_from", "included_minutes", "monthly_fee",
                                       "overage_rate", "visits_per_year"]),
              "responses": _responses("The package with today's prices.", "AdminPackage", "201",
+                                     body=True)},
+})
+document("/packages/{package_id}/sla_targets", {
+    "post": {"operationId": "adminSetSlaTargets",
+             "summary": "Own SLA targets of one priority for tickets opened from a day (admins)",
+             "parameters": _path("package_id"),
+             "requestBody": _body_of({"priority": {"enum": ["low", "normal", "high", "urgent"]},
+                                      "effective_from": _DAY, "first_response_minutes": _I,
+                                      "resolution_minutes": _I},
+                                     ["priority", "first_response_minutes",
+                                      "resolution_minutes"]),
+             "responses": _responses("The package with today's targets.", "AdminPackage", "201",
+                                     body=True)},
+})
+document("/addons", {
+    "get": {"operationId": "adminListAddons", "summary": "The add-ons at today's fees",
+            "responses": _responses("The add-ons.", "AdminAddon", many=True)},
+})
+document("/addons/{addon_id}", {
+    "get": {"operationId": "adminGetAddon", "summary": "An add-on with its price changes",
+            "parameters": _path("addon_id"),
+            "responses": _responses("The add-on.", "AdminAddon")},
+})
+document("/addons/{addon_id}/prices", {
+    "post": {"operationId": "adminChangeAddonPrice",
+             "summary": "A new fee from the first day of a month that is not closed (admins)",
+             "parameters": _path("addon_id"),
+             "requestBody": _body_of({"effective_from": _DAY, "monthly_fee": _S},
+                                     ["effective_from", "monthly_fee"]),
+             "responses": _responses("The add-on with today's fee.", "AdminAddon", "201",
                                      body=True)},
 })
 document("/staff", {

@@ -227,6 +227,10 @@ def create():
         requester_email = _text(data, "requester_email", max_len=254) or (
             contact.email if contact else None)
         requester_name = contact.name if contact else None
+    archived = db.session.get(Client, client_id) if client_id is not None else None
+    if archived is not None and archived.archived_at is not None:
+        # An archived client takes no new tickets (issue 12); its tickets stay readable.
+        raise Invalid({"client_id": f"{archived.name} is archived: it takes no new tickets."})
     ticket = create_ticket(
         subject=subject, client_id=client_id, contact_id=contact_id, channel=channel,
         priority=priority, requester_email=requester_email, requester_name=requester_name,
