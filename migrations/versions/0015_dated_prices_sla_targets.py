@@ -1,7 +1,7 @@
 """addon_prices and sla_targets: dated add-on prices and per-priority SLA targets of a package
 
-Revision ID: 0013_i12
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03 13:10:00
 
 """
@@ -12,8 +12,8 @@ import helpdesk.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0013_i12'
-down_revision = '0012'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
