@@ -322,7 +322,7 @@ def test_sla_targets_through_the_api_and_the_cli(app, client, spec, factory):  #
 
 def test_the_price_list_shows_a_planned_fee_once_its_month_has_come(client, auth, factory):
     """A change planned for a later month is in force when that month comes, though the add-on
-    row itself was written before (no job rewrites it)."""
+    row itself was written before (the admin page reads the dated rows, whatever the job did)."""
     admin = factory.user(Role.ADMIN)
     _, this, _ = _months()
     backup = factory.addon("cloud_backup")
@@ -335,3 +335,45 @@ def test_the_price_list_shows_a_planned_fee_once_its_month_has_come(client, auth
     auth.login(admin.email)
     page = client.get("/admin/prices").get_data(as_text=True)
     assert "21.70" in page and f"{backup.monthly_fee:.2f}" not in page.split("ad-h", 1)[1]
+
+
+def test_the_daily_job_gives_packages_and_addons_the_price_planned_for_this_month(
+        client, auth, factory):
+    """A change planned last month for this one: the daily job writes it into the package and
+    add-on, so the portal's contract page shows the fee billed; a second day changes nothing."""
+    from helpdesk.models import PackagePrice, PortalRole, utcnow
+    from helpdesk.scheduler.runner import run_job_now
+
+    _, this, _ = _months()
+    standard, backup = factory.package("standard"), factory.addon("cloud_backup")
+    old_fee, old_backup = standard.monthly_fee, backup.monthly_fee
+    db.session.add_all([
+        PackagePrice(package_id=standard.id, effective_from=date(2000, 1, 1),
+                     included_minutes=standard.included_minutes, monthly_fee=old_fee,
+                     overage_rate=standard.overage_rate, visits_per_year=standard.visits_per_year),
+        PackagePrice(package_id=standard.id, effective_from=this,
+                     included_minutes=standard.included_minutes + 60, monthly_fee=old_fee + 15,
+                     overage_rate=standard.overage_rate, visits_per_year=standard.visits_per_year),
+        AddonPrice(addon_id=backup.id, effective_from=date(2000, 1, 1), monthly_fee=old_backup),
+        AddonPrice(addon_id=backup.id, effective_from=this, monthly_fee=old_backup + 2),
+    ])
+    acme = factory.client("Acme d.o.o.")
+    factory.contract(acme, "standard", start=date(2025, 1, 1), addons=("cloud_backup",))
+    boss = factory.user(Role.CLIENT, client=acme, portal_role=PortalRole.ADMIN, language="en")
+    db.session.commit()
+    now = utcnow()
+    for minute in (0, 1):  # two days' runs of the job chain, as the scheduler fires them
+        runs = run_job_now("contract_changes", now + timedelta(days=minute))
+        db.session.commit()
+        assert {r.job: r.outcome for r in runs}.get("price_list") == "ok", runs
+    db.session.refresh(standard)
+    db.session.refresh(backup)
+    assert (standard.monthly_fee, standard.included_minutes) == (old_fee + 15,
+                                                                 standard.included_minutes)
+    assert backup.monthly_fee == old_backup + 2
+    changed = db.session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "price_change", AuditLog.actor == "price-list"))
+    assert changed == 2  # the package once and the add-on once, not again on the second day
+    auth.login(boss.email)
+    page = client.get("/portal/contract").get_data(as_text=True)
+    assert f"{old_fee + 15:.2f}" in page and f"{old_backup + 2:.2f}" in page

@@ -219,6 +219,7 @@ def test_default_schedule_has_every_job_of_the_issue(app):
         "capacity_plan",
         "sla_escalation",
         "on_call_routing",
+        "price_list",
         "notifications",
         "visit_planner",
         "reminders",

@@ -247,3 +247,43 @@ def save_addon(actor: User | None, addon: Addon | None, *, code: str | None = No
     if snapshot(addon) != before:
         record(addon, "update", user=actor, before=before)
     return addon
+
+
+# -- the daily step -------------------------------------------------------------------------
+
+
+@dataclass
+class PricesApplied:
+    packages: list[str]
+    addons: list[str]
+
+    def __str__(self) -> str:
+        return (f"{len(self.packages)} package(s) and {len(self.addons)} add-on(s) took the "
+                "price now in force")
+
+
+def apply_prices_in_force(now=None) -> PricesApplied:
+    """Give each package and add-on the price in force today (a change planned for this month
+    was written before its month came), so every page that shows the stored price shows the one
+    billed. Billing reads the dated rows either way; only rows that differ change, audited."""
+    day = local_today()
+    done = PricesApplied([], [])
+    for package in db.session.scalars(select(Package).order_by(Package.id)):
+        terms = price_on(package, day)
+        wanted = {k: getattr(terms, k) for k in PRICE_FIELDS}
+        if any(getattr(package, k) != v for k, v in wanted.items()):
+            before = snapshot(package)
+            for key, value in wanted.items():
+                setattr(package, key, value)
+            db.session.flush()
+            record(package, "price_change", actor="price-list", before=before)
+            done.packages.append(package.code)
+    for addon in db.session.scalars(select(Addon).order_by(Addon.id)):
+        fee = addon_price_on(addon, day)
+        if addon.monthly_fee != fee:
+            before = snapshot(addon)
+            addon.monthly_fee = fee
+            db.session.flush()
+            record(addon, "price_change", actor="price-list", before=before)
+            done.addons.append(addon.code)
+    return done

@@ -148,6 +148,14 @@ JOBS: tuple[Job, ...] = (
                        "warranty offers."),
     ),
     Job(
+        "price_list",
+        "helpdesk.pricelist.services:apply_prices_in_force",
+        None,
+        ("now",),
+        after="contract_changes",
+        description=N_("Price list: packages and add-ons take the price planned for this month."),
+    ),
+    Job(
         "backup",
         "helpdesk.backup.archive:run_backup",
         "SCHEDULE_BACKUP",
