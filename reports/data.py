@@ -22,8 +22,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from helpdesk.accounting.breakdown import usage_detail
+from helpdesk.accounting.explain import EntryExplanation
 from helpdesk.accounting.ledger import billing_rules
-from helpdesk.accounting.rules import EntryExplanation, Usage, month_bounds
+from helpdesk.accounting.monthly import Usage
+from helpdesk.accounting.periods import month_bounds
 from helpdesk.accounting.usage import MonthEntry, month_entries, month_utc_bounds
 from helpdesk.contracts.changes import package_timeline, status_while_in_force
 from helpdesk.extensions import db

@@ -58,7 +58,7 @@ from reports.pdf_layout import (
     setup_reportlab,
 )
 
-#: The legend of the accounting's rule codes (helpdesk.accounting.rules.RULE_CODES), in order.
+#: The legend of the accounting's rule codes (helpdesk.accounting.explain.RULE_CODES), in order.
 RULE_LEGEND = (
     ("R", _("rounded up to whole %(increment)d-minute steps")),
     ("M", _("minimum: a call or remote session costs at least %(increment)d minutes")),

@@ -30,7 +30,7 @@ from ..integrations.events import emit
 from ..models import Client, ClosedMonth, Role, TimeEntry, User, utcnow
 from .ledger import LedgerError, insert_ignoring_conflict
 from .locks import lock_month
-from .rules import month_bounds
+from .periods import month_bounds
 from .usage import month_utc_bounds
 
 __all__ = [

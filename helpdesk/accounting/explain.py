@@ -1,6 +1,6 @@
 """Why an entry bills what it bills: the rule codes a report prints next to it.
 
-:func:`helpdesk.accounting.rules.compute_usage` puts each entry in a bucket (counted against the
+:func:`helpdesk.accounting.monthly.compute_usage` puts each entry in a bucket (counted against the
 package, development apart, free visit, warranty) and asks :func:`explain_entry` for the codes:
 R rounded up, M minimum one increment, O out of hours weighted, V free visit, P paid visit,
 D development, W warranty, T trial, N no contract, X waived, A adjustment.
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .rules import BillingRules, EntryRecord
+    from .monthly import EntryRecord
+    from .tariff import BillingRules
 
 __all__ = [
     "BUCKET_DEVELOPMENT",

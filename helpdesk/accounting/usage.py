@@ -3,7 +3,7 @@
 The console, the API, the PDF report, the portal and the reminders all call :func:`usage_for`
 (or :func:`usage_many` for many clients at once): this module loads the facts (the contract's
 package history, add-ons, visits left, warranty, the month's entries) with a fixed number of
-queries and hands them to :func:`helpdesk.accounting.rules.compute_usage`, which does the sums.
+queries and hands them to :func:`helpdesk.accounting.monthly.compute_usage`, which does the sums.
 
 Contract facts for a month, in the client's zone:
 
@@ -47,19 +47,12 @@ from ..models import (
     TimeEntry,
     User,
 )
+from .explain import plain_billable_minutes
 from .ledger import billing_rules
-from .rules import (
-    VISIT,
-    AddonSegment,
-    BillingRules,
-    ContractState,
-    EntryRecord,
-    PackageSegment,
-    Usage,
-    compute_usage,
-    month_bounds,
-    plain_billable_minutes,
-)
+from .monthly import AddonSegment, ContractState, EntryRecord, Usage, compute_usage
+from .periods import month_bounds
+from .proration import PackageSegment
+from .tariff import VISIT, BillingRules
 
 __all__ = [
     "MonthEntry",

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from ..accounting import usage as usage_module
 from ..accounting.ledger import billing_rules, entry_billing
-from ..accounting.rules import EntryRecord, compute_usage, period_of
+from ..accounting.monthly import EntryRecord, compute_usage
+from ..accounting.periods import period_of
 from ..models import Client, Ticket, utcnow
 
 

@@ -57,7 +57,8 @@ from ...accounting.ledger import (
     review_entry,
     update_entry,
 )
-from ...accounting.rules import KINDS, month_bounds, period_of
+from ...accounting.periods import month_bounds, period_of
+from ...accounting.tariff import KINDS
 from ...accounting.timers import (
     TimerStopped,
     cancel_timer,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import abort, g, jsonify, request
 
-from ...accounting.rules import month_bounds, period_of
+from ...accounting.periods import month_bounds, period_of
 from ...accounting.usage import usage_json
 from ...extensions import db
 from ...hardening.bounds import MONTH_PATTERN, check_month
