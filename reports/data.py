@@ -295,6 +295,7 @@ def _summary(usage: Usage, addon_names: dict[str, str]) -> Summary:
         warranty_minutes=usage.warranty_minutes,
         trial=usage.status == "trial",
         no_contract=usage.status not in _PACKAGE_STATUSES,
+        outside_contract_minutes=usage.outside_contract_minutes,
     )
 
 

@@ -24,6 +24,7 @@ from .usage import (
     _load_catalogue,
     _load_contracts,
     _visit_starts,
+    day_exact,
     month_bounds,
 )
 
@@ -69,6 +70,7 @@ def usage_detail(client: Client, period: str, *, rules: BillingRules | None = No
     _, after, _ = month_bounds(period)
     state = _build_state(
         client, period, _load_contracts([client.id], after).get(client.id, []),
-        _load_catalogue(), _visit_starts([client.id], period).get(client.id, []),
+        _load_catalogue(period), _visit_starts([client.id], period).get(client.id, []),
+        day_exact=day_exact(period),
     )
     return compute_usage(period, state, _entry_records(client.id, period, rules), rules)

@@ -13,6 +13,11 @@ Decisions the contracts leave open, fixed here:
 * **Warranty**: only without a contract (as the contracts say): warranty-defect work done up to and
   including ``warranty_until`` (client's local date) costs nothing; all other work is billed at the
   no-contract rate.
+* **Days without a contract** (day-exact): in a month a contract served only partly (it started
+  or ended mid-month, a trial ended without conversion), the work of the days it served counts
+  against its prorated package; the work of the other days (client's local date of the entry's
+  start) is billed like work without a contract: at the no-contract rate, warranty-defect work
+  within the warranty free. Adjustments booked in the month stay with the package.
 * **Negative adjustments** reduce the month's counted minutes; a month's charges never go below
   zero (a credit beyond that is a matter for the account manager, not the formula).
 """
@@ -29,6 +34,7 @@ from typing import Any
 from .explain import (
     BUCKET_DEVELOPMENT,
     BUCKET_FREE_VISIT,
+    BUCKET_NO_CONTRACT,
     BUCKET_PACKAGE,
     BUCKET_WARRANTY,
     EntryExplanation,
@@ -53,6 +59,11 @@ _KNOWN_STATUSES = frozenset({"trial", "active", "none", "expired", "cancelled"})
 
 _CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
+
+#: The version of the month rules a month close records (``closed_months.rules_version``):
+#: 1 billed a month a contract served partly at its terms for every day; 2 is day-exact (work on
+#: days without a contract at the no-contract rate). A month keeps the rules it was closed under.
+RULES_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +90,12 @@ class ContractState:
     visits_remaining: int = 0
     #: Last day (client's local date, inclusive) of the product's warranty, if any.
     warranty_until: date | None = None
-    #: The client's time zone (for the warranty's last day).
+    #: The client's time zone (for the warranty's last day and the days served).
     tz: str = "Europe/Belgrade"
+    #: Local days [start, end) of the month a contract served, when it served only part of the
+    #: month; None: the package covers every day (a month served throughout, or a month closed
+    #: under the month-level rule, see :data:`RULES_VERSION`).
+    served_days: Sequence[tuple[date, date]] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,6 +160,9 @@ class Usage:
     adjustment_minutes: int = 0
     #: Per entry, when the entries came with ids: the rules applied and where the minutes went.
     explanations: dict[int, EntryExplanation] = field(default_factory=dict)
+    #: Minutes of the days a contract did not serve in a month it served partly (not in
+    #: ``billable_minutes``); charged at the no-contract rate in ``no_contract_amount``.
+    outside_contract_minutes: int = 0
 
     @property
     def remaining_minutes(self) -> int:
@@ -180,6 +198,9 @@ class Usage:
             "out_of_hours_surcharge_minutes": self.out_of_hours_surcharge_minutes,
             "adjustment_minutes": self.adjustment_minutes,
             "total": money(self.total),
+            # Only where it applies: the months before day-exact billing read as they did.
+            **({"outside_contract_minutes": self.outside_contract_minutes}
+               if self.outside_contract_minutes else {}),
         }
 
 
@@ -219,7 +240,8 @@ def compute_usage(
     within the warranty cost nothing; adjustments count with their sign. With an active contract
     the minutes beyond the prorated included ones are charged at ``overage_rate``; a trial pays
     nothing but development; without a contract every counted minute is charged at
-    ``rules.no_contract_rate``.
+    ``rules.no_contract_rate``. With ``served_days``, the work of the other days of the month is
+    billed as without a contract (``outside_contract_minutes``, in ``no_contract_amount``).
     """
     status = contract_state.status
     if status not in _KNOWN_STATUSES:
@@ -228,12 +250,27 @@ def compute_usage(
     charged = status == "active"
     month_bounds(month)  # validates the period
 
+    zone = _zone(contract_state.tz)
+    served = contract_state.served_days if has_package else None
+
+    def without_contract(e: EntryRecord) -> bool:
+        """Work on a day of the month that no contract served (day-exact months only)."""
+        if not has_package:
+            return True
+        if served is None:
+            return False
+        day = e.started_at.astimezone(zone).date()
+        return not any(lo <= day < hi for lo, hi in served)
+
     warranty_end: datetime | None = None
-    if not has_package and contract_state.warranty_until is not None:
+    if contract_state.warranty_until is not None:
         local_end = datetime.combine(
-            contract_state.warranty_until + timedelta(days=1), time(0), _zone(contract_state.tz)
+            contract_state.warranty_until + timedelta(days=1), time(0), zone
         )
         warranty_end = local_end.astimezone(UTC)
+
+    def under_warranty(e: EntryRecord) -> bool:
+        return warranty_end is not None and e.ticket_warranty_defect and e.started_at < warranty_end
 
     by_kind: dict[str, int] = {}
     counted = 0
@@ -242,6 +279,7 @@ def compute_usage(
     warranty = 0
     worked = 0
     adjusted = 0
+    outside = 0
     buckets: list[tuple[EntryRecord, str]] = []
     visits: list[EntryRecord] = []
     for e in entries:
@@ -259,9 +297,15 @@ def compute_usage(
             buckets.append((e, BUCKET_PACKAGE))
         elif kind == VISIT:
             visits.append(e)
-        elif warranty_end is not None and e.ticket_warranty_defect and e.started_at < warranty_end:
+        elif not without_contract(e):
+            counted += minutes
+            buckets.append((e, BUCKET_PACKAGE))
+        elif under_warranty(e):
             warranty += minutes
             buckets.append((e, BUCKET_WARRANTY))
+        elif has_package:
+            outside += minutes
+            buckets.append((e, BUCKET_NO_CONTRACT))
         else:
             counted += minutes
             buckets.append((e, BUCKET_PACKAGE))
@@ -274,15 +318,18 @@ def compute_usage(
     visits_used = 0
     visits.sort(key=lambda e: e.started_at)
     for visit in visits:
-        if visits_used < free_visits:
+        if has_package and without_contract(visit):
+            if under_warranty(visit):
+                warranty += visit.billable_minutes
+                buckets.append((visit, BUCKET_WARRANTY))
+            else:
+                outside += visit.billable_minutes
+                buckets.append((visit, BUCKET_NO_CONTRACT))
+        elif visits_used < free_visits:
             visits_used += 1
             free_visit_minutes += visit.billable_minutes
             buckets.append((visit, BUCKET_FREE_VISIT))
-        elif (
-            warranty_end is not None
-            and visit.ticket_warranty_defect
-            and visit.started_at < warranty_end
-        ):
+        elif not has_package and under_warranty(visit):
             warranty += visit.billable_minutes
             buckets.append((visit, BUCKET_WARRANTY))
         else:
@@ -299,7 +346,8 @@ def compute_usage(
 
     overage_minutes = max(counted - included, 0) if has_package else 0
     overage_amount = _charge(overage_minutes, contract_state.overage_rate) if charged else _ZERO
-    no_contract_amount = _ZERO if has_package else _charge(max(counted, 0), rules.no_contract_rate)
+    no_contract_amount = _charge(max(outside if has_package else counted, 0),
+                                 rules.no_contract_rate)
     development_amount = max(_charge(development, rules.development_rate), _ZERO)
     total = (
         fee
@@ -332,4 +380,5 @@ def compute_usage(
         out_of_hours_surcharge_minutes=surcharge,
         adjustment_minutes=adjusted,
         explanations=explanations,
+        outside_contract_minutes=outside,
     )

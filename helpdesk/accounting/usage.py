@@ -15,6 +15,10 @@ Contract facts for a month, in the client's zone:
 * Package segments follow the ``ContractChange`` history; the fee is the contract's negotiated
   ``monthly_fee`` for its current package, the package's list price otherwise; trial days pay no
   fee. The overage rate is that of the package in force on the month's last served day.
+* Day-exact (months not closed under the month-level rule, see
+  :data:`helpdesk.accounting.monthly.RULES_VERSION`): when the contracts served only some days
+  of the month, those days are the state's ``served_days``; the entries of such a month are
+  handed over one by one, since the day of each decides how it is billed.
 * Visits left = the package's ``visits_per_year`` minus visit entries from the start of the
   contract year up to the month (adjustments not counted).
 """
@@ -49,7 +53,7 @@ from ..models import (
 )
 from .explain import plain_billable_minutes
 from .ledger import billing_rules
-from .monthly import AddonSegment, ContractState, EntryRecord, Usage, compute_usage
+from .monthly import RULES_VERSION, AddonSegment, ContractState, EntryRecord, Usage, compute_usage
 from .periods import month_bounds
 from .proration import PackageSegment
 from .tariff import VISIT, BillingRules
@@ -57,7 +61,9 @@ from .tariff import VISIT, BillingRules
 __all__ = [
     "MonthEntry",
     "contract_state",
+    "day_exact",
     "month_entries",
+    "month_records",
     "month_utc_bounds",
     "usage_for",
     "usage_json",
@@ -225,6 +231,8 @@ def _build_state(
     contracts: Sequence[ContractFacts],
     catalogue: _Catalogue,
     visit_starts: Sequence[datetime],
+    *,
+    day_exact: bool = True,
 ) -> ContractState:
     first, after, _ = month_bounds(period)
     stretches = _served_stretches(contracts, first, after)
@@ -282,19 +290,41 @@ def _build_state(
         visits_remaining=max(allowance - used, 0),
         warranty_until=client.warranty_until,
         tz=client.timezone,
+        served_days=_partly_served(stretches, first, after) if day_exact else None,
     )
+
+
+def _partly_served(stretches: Sequence[_Served], first: date, after: date):
+    """The served days as [start, end) pairs, or None when they are the whole month."""
+    days = sorted((s.start, s.end) for s in stretches)
+    merged: list[tuple[date, date]] = []
+    for lo, hi in days:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return None if merged == [(first, after)] else tuple(merged)
+
+
+def day_exact(period: str) -> bool:
+    """Whether ``period`` is billed day-exact: open, or closed under the current month rules."""
+    version = db.session.scalar(
+        select(ClosedMonth.rules_version).where(ClosedMonth.period == period)
+    )
+    return version is None or version >= RULES_VERSION
 
 
 # -- entries ----------------------------------------------------------------------------------
 
 
-def _entry_rows(client_ids: Sequence[int], period: str) -> Iterable[Any]:
+def _entry_rows(client_ids: Sequence[int], period: str, *, each: bool = False) -> Iterable[Any]:
     """The month's entries of these clients, summed in the database where the rules only add.
 
     One indexed query over (client_id, period), joined to tickets for the warranty flag. Entries
     are grouped by what the rules tell apart (kind, adjustment or not, warranty defect); visits
     and warranty-defect work stay one row each, because for them the start time matters (the
-    first visits are free; warranty work is free up to the warranty's last day).
+    first visits are free; warranty work is free up to the warranty's last day). With ``each``
+    every entry is a row of its own (a month served partly: the entry's day decides).
     """
     defect = func.coalesce(Ticket.warranty_defect, false())
     one_by_one = case(
@@ -303,6 +333,8 @@ def _entry_rows(client_ids: Sequence[int], period: str) -> Iterable[Any]:
          TimeEntry.id),
         else_=None,
     )
+    if each:
+        one_by_one = TimeEntry.id
     columns = (
         TimeEntry.client_id,
         TimeEntry.kind,
@@ -388,7 +420,7 @@ def contract_state(client: Client, period: str) -> ContractState:
     contracts = _load_contracts([client.id], after)
     return _build_state(
         client, period, contracts.get(client.id, []), _load_catalogue(period),
-        _visit_starts([client.id], period).get(client.id, []),
+        _visit_starts([client.id], period).get(client.id, []), day_exact=day_exact(period),
     )
 
 
@@ -406,14 +438,32 @@ def usage_many(
     catalogue = _load_catalogue(period)
     contracts = _load_contracts(ids, after)
     visits = _visit_starts(ids, period)
-    records = _records(_entry_rows(ids, period), rules)
-    result = {}
-    for client in clients:
-        state = _build_state(
-            client, period, contracts.get(client.id, []), catalogue, visits.get(client.id, [])
+    exact = day_exact(period)
+    states = {
+        client.id: _build_state(
+            client, period, contracts.get(client.id, []), catalogue, visits.get(client.id, []),
+            day_exact=exact,
         )
-        result[client.id] = compute_usage(period, state, records.get(client.id, []), rules)
-    return result
+        for client in clients
+    }
+    records = month_records(states, period, rules)
+    return {
+        client.id: compute_usage(period, states[client.id], records.get(client.id, []), rules)
+        for client in clients
+    }
+
+
+def month_records(
+    states: dict[int, ContractState], period: str, rules: BillingRules
+) -> dict[int, list[EntryRecord]]:
+    """The month's EntryRecords of these clients: summed where the rules only add, one by one
+    for the clients whose contracts served only part of the month."""
+    partly = [cid for cid, state in states.items() if state.served_days is not None]
+    whole = [cid for cid, state in states.items() if state.served_days is None]
+    records = _records(_entry_rows(whole, period), rules) if whole else {}
+    if partly:
+        records.update(_records(_entry_rows(partly, period, each=True), rules))
+    return records
 
 
 def usage_for(client: Client, period: str, *, rules: BillingRules | None = None) -> Usage:
