@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import event, select
 
 from helpdesk.accounting.ledger import log_entry
+from helpdesk.accounting.month_entries import month_entries
 from helpdesk.accounting.usage import (
     contract_state,
-    month_entries,
     usage_for,
     usage_json,
     usage_many,

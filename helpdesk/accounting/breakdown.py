@@ -14,6 +14,7 @@ from sqlalchemy import false, func, select
 
 from ..extensions import db
 from ..models import Client, Ticket, TimeEntry
+from .day_exact import day_exact
 from .explain import plain_billable_minutes
 from .ledger import billing_rules
 from .monthly import EntryRecord, Usage, compute_usage
@@ -24,7 +25,6 @@ from .usage import (
     _load_catalogue,
     _load_contracts,
     _visit_starts,
-    day_exact,
     month_bounds,
 )
 
@@ -71,6 +71,6 @@ def usage_detail(client: Client, period: str, *, rules: BillingRules | None = No
     state = _build_state(
         client, period, _load_contracts([client.id], after).get(client.id, []),
         _load_catalogue(period), _visit_starts([client.id], period).get(client.id, []),
-        day_exact=day_exact(period),
+        exact=day_exact(period),
     )
     return compute_usage(period, state, _entry_records(client.id, period, rules), rules)

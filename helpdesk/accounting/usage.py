@@ -34,7 +34,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, false, func, or_, select
-from sqlalchemy.orm import aliased
 
 from ..contracts.changes import package_id_on, package_timeline, status_while_in_force
 from ..extensions import db
@@ -49,20 +48,17 @@ from ..models import (
     Package,
     Ticket,
     TimeEntry,
-    User,
 )
+from .day_exact import day_exact, partly_served
 from .explain import plain_billable_minutes
 from .ledger import billing_rules
-from .monthly import RULES_VERSION, AddonSegment, ContractState, EntryRecord, Usage, compute_usage
+from .monthly import AddonSegment, ContractState, EntryRecord, Usage, compute_usage
 from .periods import month_bounds
 from .proration import PackageSegment
 from .tariff import VISIT, BillingRules
 
 __all__ = [
-    "MonthEntry",
     "contract_state",
-    "day_exact",
-    "month_entries",
     "month_records",
     "month_utc_bounds",
     "usage_for",
@@ -232,7 +228,7 @@ def _build_state(
     catalogue: _Catalogue,
     visit_starts: Sequence[datetime],
     *,
-    day_exact: bool = True,
+    exact: bool = True,
 ) -> ContractState:
     first, after, _ = month_bounds(period)
     stretches = _served_stretches(contracts, first, after)
@@ -290,28 +286,11 @@ def _build_state(
         visits_remaining=max(allowance - used, 0),
         warranty_until=client.warranty_until,
         tz=client.timezone,
-        served_days=_partly_served(stretches, first, after) if day_exact else None,
+        served_days=(
+            partly_served(((s.start, s.end) for s in stretches), first, after)
+            if exact else None
+        ),
     )
-
-
-def _partly_served(stretches: Sequence[_Served], first: date, after: date):
-    """The served days as [start, end) pairs, or None when they are the whole month."""
-    days = sorted((s.start, s.end) for s in stretches)
-    merged: list[tuple[date, date]] = []
-    for lo, hi in days:
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return None if merged == [(first, after)] else tuple(merged)
-
-
-def day_exact(period: str) -> bool:
-    """Whether ``period`` is billed day-exact: open, or closed under the current month rules."""
-    version = db.session.scalar(
-        select(ClosedMonth.rules_version).where(ClosedMonth.period == period)
-    )
-    return version is None or version >= RULES_VERSION
 
 
 # -- entries ----------------------------------------------------------------------------------
@@ -420,7 +399,7 @@ def contract_state(client: Client, period: str) -> ContractState:
     contracts = _load_contracts([client.id], after)
     return _build_state(
         client, period, contracts.get(client.id, []), _load_catalogue(period),
-        _visit_starts([client.id], period).get(client.id, []), day_exact=day_exact(period),
+        _visit_starts([client.id], period).get(client.id, []), exact=day_exact(period),
     )
 
 
@@ -442,7 +421,7 @@ def usage_many(
     states = {
         client.id: _build_state(
             client, period, contracts.get(client.id, []), catalogue, visits.get(client.id, []),
-            day_exact=exact,
+            exact=exact,
         )
         for client in clients
     }
@@ -482,53 +461,3 @@ def usage_json(client: Client, period: str, usage: Usage | None = None) -> dict[
         "used_minutes": data["used_minutes_by_kind"],
         "closed": closed is not None,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class MonthEntry:
-    """One line of a month's entry list (console, report)."""
-
-    id: int
-    started_at: datetime
-    ended_at: datetime | None
-    kind: str
-    source: str
-    agent_id: int | None
-    agent_name: str | None
-    minutes: int
-    billable_minutes: int
-    out_of_hours: bool
-    out_of_hours_minutes: int
-    needs_review: bool
-    reviewed: bool
-    is_adjustment: bool
-    ticket_number: int | None
-    ticket_subject: str | None
-    note: str | None
-    reason: str | None
-    external_ref: str | None
-    period: str
-    #: For an adjustment: the month of the entry it corrects.
-    corrects_period: str | None = None
-
-
-def month_entries(client: Client, period: str) -> list[MonthEntry]:
-    """The month's entries of a client in time order, with agent and ticket, in one query."""
-    _check_period(period)
-    original = aliased(TimeEntry)
-    stmt = (
-        select(
-            TimeEntry.id, TimeEntry.started_at, TimeEntry.ended_at, TimeEntry.kind,
-            TimeEntry.source, TimeEntry.agent_id, User.name, TimeEntry.minutes,
-            TimeEntry.billable_minutes, TimeEntry.out_of_hours, TimeEntry.out_of_hours_minutes,
-            TimeEntry.needs_review, TimeEntry.reviewed_by_id.is_not(None),
-            TimeEntry.is_adjustment, Ticket.number, Ticket.subject, TimeEntry.note,
-            TimeEntry.reason, TimeEntry.external_ref, TimeEntry.period, original.period,
-        )
-        .outerjoin(User, User.id == TimeEntry.agent_id)
-        .outerjoin(original, original.id == TimeEntry.adjusts_entry_id)
-        .outerjoin(Ticket, Ticket.id == TimeEntry.ticket_id)
-        .where(TimeEntry.client_id == client.id, TimeEntry.period == period)
-        .order_by(TimeEntry.started_at, TimeEntry.id)
-    )
-    return [MonthEntry(*row) for row in db.session.execute(stmt)]

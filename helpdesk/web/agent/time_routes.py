@@ -57,6 +57,7 @@ from ...accounting.ledger import (
     review_entry,
     update_entry,
 )
+from ...accounting.month_entries import month_entries
 from ...accounting.periods import month_bounds, period_of
 from ...accounting.tariff import KINDS
 from ...accounting.timers import (
@@ -66,7 +67,7 @@ from ...accounting.timers import (
     start_timer,
     stop_timer,
 )
-from ...accounting.usage import month_entries, usage_json
+from ...accounting.usage import usage_json
 from ...auth.policy import (
     can_edit_time_entry,
     can_see_client_reports,
