@@ -114,6 +114,7 @@ def test_a_contract_ending_mid_december_bills_the_rest_at_the_no_contract_rate(
 
     # Every entry explained: the ones after the end carry their own rule code.
     detail = usage_detail(c, "2026-12")
+    assert detail.to_json() == usage.to_json()  # entry by entry = summed by the database
     assert "E" not in detail.explanations[last_evening.id].codes
     assert detail.explanations[after_midnight.id].codes == ("E",)
     assert detail.explanations[after_midnight.id].bucket == "no_contract"

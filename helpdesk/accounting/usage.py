@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 
 from ..contracts.changes import package_id_on, package_timeline, status_while_in_force
 from ..extensions import db
@@ -296,14 +296,16 @@ def _build_state(
 # -- entries ----------------------------------------------------------------------------------
 
 
-def _entry_rows(client_ids: Sequence[int], period: str, *, each: bool = False) -> Iterable[Any]:
+def _entry_rows(
+    client_ids: Sequence[int], period: str, *, served: ColumnElement[int] | None = None
+) -> Iterable[Any]:
     """The month's entries of these clients, summed in the database where the rules only add.
 
     One indexed query over (client_id, period), joined to tickets for the warranty flag. Entries
     are grouped by what the rules tell apart (kind, adjustment or not, warranty defect); visits
     and warranty-defect work stay one row each, because for them the start time matters (the
-    first visits are free; warranty work is free up to the warranty's last day). With ``each``
-    every entry is a row of its own (a month served partly: the entry's day decides).
+    first visits are free; warranty work is free up to the warranty's last day). ``served``
+    (:func:`_served_case`) also keeps the entries of served days apart from the others.
     """
     defect = func.coalesce(Ticket.warranty_defect, false())
     one_by_one = case(
@@ -312,8 +314,6 @@ def _entry_rows(client_ids: Sequence[int], period: str, *, each: bool = False) -
          TimeEntry.id),
         else_=None,
     )
-    if each:
-        one_by_one = TimeEntry.id
     columns = (
         TimeEntry.client_id,
         TimeEntry.kind,
@@ -334,7 +334,7 @@ def _entry_rows(client_ids: Sequence[int], period: str, *, each: bool = False) -
             .outerjoin(Ticket, Ticket.id == TimeEntry.ticket_id)
             .where(where, TimeEntry.period == period)
             .group_by(TimeEntry.client_id, TimeEntry.kind, TimeEntry.is_adjustment, defect,
-                      one_by_one)
+                      one_by_one, *(() if served is None else (served,)))
         )
         yield from db.session.execute(stmt)
 
@@ -435,14 +435,29 @@ def usage_many(
 def month_records(
     states: dict[int, ContractState], period: str, rules: BillingRules
 ) -> dict[int, list[EntryRecord]]:
-    """The month's EntryRecords of these clients: summed where the rules only add, one by one
-    for the clients whose contracts served only part of the month."""
-    partly = [cid for cid, state in states.items() if state.served_days is not None]
+    """The month's EntryRecords of these clients, summed where the rules only add; for clients
+    whose contracts served only part of the month, the served days' sums apart from the others'."""
+    partly = {cid: state for cid, state in states.items() if state.served_days is not None}
     whole = [cid for cid, state in states.items() if state.served_days is None]
     records = _records(_entry_rows(whole, period), rules) if whole else {}
     if partly:
-        records.update(_records(_entry_rows(partly, period, each=True), rules))
+        records.update(_records(_entry_rows(list(partly), period, served=_served_case(partly)),
+                                rules))
     return records
+
+
+def _served_case(states: dict[int, ContractState]) -> ColumnElement[int]:
+    """1 for an entry that starts on a day its client's contract served (client's local days)."""
+    whens = []
+    for client_id, state in states.items():
+        zone = ZoneInfo(state.tz)
+        for lo, hi in state.served_days or ():
+            whens.append((and_(
+                TimeEntry.client_id == client_id,
+                TimeEntry.started_at >= datetime.combine(lo, time(0), zone).astimezone(UTC),
+                TimeEntry.started_at < datetime.combine(hi, time(0), zone).astimezone(UTC),
+            ), 1))
+    return case(*whens, else_=0)
 
 
 def usage_for(client: Client, period: str, *, rules: BillingRules | None = None) -> Usage:
