@@ -10,6 +10,7 @@ half up), not read from the code.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,6 +31,7 @@ from helpdesk.contracts import active_contract
 from helpdesk.extensions import db
 from helpdesk.models import ApiToken, ClosedMonth, EntryKind, PortalRole, Role
 from reports.service import report_pdf
+from tests.conftest import need_server
 from tests.servers import free_port, smtp_server  # noqa: F401 - fixture
 from tests.test_contract_lifecycle import app_config, manager, run_again, run_scheduled  # noqa: F401
 from tests.test_portal_figures import _shown
@@ -68,6 +70,8 @@ def api_usage(http, factory, c, month: str) -> dict:
 
 
 def pdf_text(c, month: str, tmp_path) -> str:
+    if shutil.which("pdftotext") is None:
+        need_server("pdftotext (poppler-utils) is not installed")
     path = tmp_path / f"{c.id}-{month}.pdf"
     path.write_bytes(report_pdf(c, month))
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
