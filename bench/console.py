@@ -125,6 +125,7 @@ class Loader:
         self.dialect = engine.dialect.name
 
     def insert(self, table: str, columns: list[str], rows: Iterable[tuple]) -> int:
+        columns, rows = _with_defaults(table, columns, rows)
         raw = self.engine.raw_connection()
         count = 0
         try:
@@ -145,6 +146,19 @@ class Loader:
         finally:
             raw.close()
         return count
+
+
+def _with_defaults(table: str, columns: list[str],
+                   rows: Iterable[tuple]) -> tuple[list[str], Iterable[tuple]]:
+    """Add the NOT NULL columns the bench does not set, with the model's scalar default, so a
+    column added to the schema later does not break the raw load."""
+    extra = [c for c in db.metadata.tables[table].columns
+             if c.name not in columns and not c.nullable and not c.primary_key
+             and c.server_default is None and c.default is not None and c.default.is_scalar]
+    if not extra:
+        return columns, rows
+    values = tuple(c.default.arg for c in extra)
+    return columns + [c.name for c in extra], (tuple(r) + values for r in rows)
 
 
 def _sqlite_value(value):
@@ -170,6 +184,9 @@ class World:
                      password_hash=hashed.password_hash)
             db.session.add(u)
             self.agents.append(u)
+        # The vendor's admin: without one every page sends people to the first-run setup.
+        db.session.add(User(email="admin@vendor.example", name="Admin", role=Role.ADMIN,
+                            password_hash=hashed.password_hash))
         managers = []
         for i in range(5):
             u = User(email=f"manager{i}@vendor.example", name=f"Manager {i}",

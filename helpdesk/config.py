@@ -120,7 +120,7 @@ def defaults(instance_path: str) -> dict:
         "SUPPORT_EXTENSIONS": ["200", "201", "202"],
         "PHONE_COUNTRY_CODE": "381",
         # Scheduler (`flask scheduler`): one schedule per job in the vendor's TIMEZONE, written as
-        # "every N minutes", "daily HH:MM", "monthly D HH:MM" or "off" (see helpdesk/jobs.py).
+        # "every N minutes", "daily HH:MM", "monthly D HH:MM" or "off" (see helpdesk/scheduler/jobs.py).
         "SCHEDULE_MAIL_INGEST": "every 1 minutes",
         "SCHEDULE_SLA_SWEEP": "every 1 minutes",
         "SCHEDULE_NOTIFICATIONS": "every 1 minutes",
@@ -178,6 +178,7 @@ def defaults(instance_path: str) -> dict:
         "PG_RESTORE": "pg_restore",
         # New tickets go round-robin to the agents on duty (a client's dedicated agent always wins)
         "AUTO_ASSIGN": True,
+        "ON_CALL_ROUTING": True,
         # Console: seconds a "viewing/replying" presence lasts without a heartbeat
         "PRESENCE_SECONDS": 20,
     }
@@ -224,7 +225,7 @@ def check_config(app: Flask) -> None:
         cfg["TRUSTED_HOSTS"] = [h.strip() for h in cfg["TRUSTED_HOSTS"].split(",") if h.strip()]
     cfg["TRUSTED_HOSTS"] = cfg.get("TRUSTED_HOSTS") or None
     uri = cfg["SQLALCHEMY_DATABASE_URI"]
-    if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+    if uri.startswith(("postgresql://", "postgres://")):
         # psycopg 3 is the driver we ship; SQLAlchemy's bare "postgresql://" means psycopg2.
         cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
 

@@ -130,7 +130,7 @@ def test_assignment_and_mention_each_mail_the_person_named(people, smtp_server):
     to = sorted(m["To"] for m in mails)
     assert to == ["ayse@vendor.example", "john@vendor.example", "marko@vendor.example"]
     ayse = next(m for m in mails if m["To"] == "ayse@vendor.example").get_content()
-    assert "size atandı" in ayse
+    assert "John Smith talebi size atadı" in ayse  # who did it, in Turkish
     marko = next(m for m in mails if m["To"] == "marko@vendor.example").get_content()
     assert "Ayşe Yılmaz" in marko and "pomenu" in marko
 
@@ -222,10 +222,11 @@ def test_unknown_sender_is_triaged_then_billed_and_timed_by_the_clients_package(
     policy = factory.package("standard").sla_policy
     assert t.sla_first_response_minutes == policy.first_response_minutes
     assert t.first_response_due is not None and t.reserved
-    period = period_of(t.created_at, globex.timezone)
+    work = datetime(2026, 11, 17, 8, 0, tzinfo=UTC)  # Tuesday 11:00 in Istanbul: business hours
+    period = period_of(work, globex.timezone)
     before = usage_for(globex, period).billable_minutes
     log_entry(client=globex, kind="remote", ticket=t, agent=people["john"],
-              started_at=t.created_at, minutes=30, user=people["john"])
+              started_at=work, minutes=30, user=people["john"])
     db.session.commit()
     assert usage_for(globex, period).billable_minutes == before + 30
 

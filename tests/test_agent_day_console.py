@@ -216,34 +216,26 @@ def test_portal_shows_the_followers(client, setup, factory, auth):
     assert "boss@acme.rs" in page
 
 
-def _business_moment_this_month():
-    """10:00 Belgrade on a working day of the current month, before now."""
-    from datetime import timedelta
-
-    from helpdesk.calendar.business import get_calendar
-
-    zone = ZoneInfo("Europe/Belgrade")
-    cal = get_calendar("Europe/Belgrade", "RS")
-    local = datetime.now(UTC).astimezone(zone)
-    day = local.date()
-    while day.month == local.month:
-        start = datetime.combine(day, datetime.min.time().replace(hour=10), zone)
-        if cal.is_working_day(day) and start + timedelta(hours=6) <= local:
-            return start.astimezone(UTC)
-        day -= timedelta(days=1)
-    pytest.skip("no finished working day yet this month")
+#: The pinned clock of the meter test: Wednesday 18 March 2026, 15:00 in Belgrade. Monday the
+#: 16th is an ordinary working day there (no holiday), so 10:00-14:00 on it is in business hours.
+_METER_NOW = datetime(2026, 3, 18, 14, 0, tzinfo=UTC)
+_WORKDAY_10H = datetime(2026, 3, 16, 10, 0, tzinfo=ZoneInfo("Europe/Belgrade")).astimezone(UTC)
 
 
-def test_meter_and_the_cost_of_time_over_the_package(client, setup, factory):
+def test_meter_and_the_cost_of_time_over_the_package(client, setup, factory, monkeypatch):
+    from datetime import date
     from decimal import Decimal
 
     from helpdesk.accounting.ledger import log_entry
+    from helpdesk.calendar.business import get_calendar
     from helpdesk.meter.service import package_meter
 
     acme = setup["acme"]
-    factory.contract(acme, "standard")
+    assert get_calendar("Europe/Belgrade", "RS").is_working_day(_WORKDAY_10H.date())
+    monkeypatch.setattr("helpdesk.meter.service.utcnow", lambda: _METER_NOW)
+    factory.contract(acme, "standard", start=date(2025, 1, 1))
     package = factory.package("standard")
-    start = _business_moment_this_month()
+    start = _WORKDAY_10H
     log_entry(client=acme, kind="remote", ticket=setup["ticket"], agent=setup["ayse"],
               started_at=start, minutes=package.included_minutes, user=setup["ayse"])
     db.session.commit()

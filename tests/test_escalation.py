@@ -56,7 +56,7 @@ def minute(now: datetime) -> list[str]:
     """One scheduler minute: the sweep and, chained after it, the escalation."""
     runs = run_job_now("sla_sweep", now)
     db.session.commit()
-    assert [r.job for r in runs] == ["sla_sweep", "sla_escalation"]
+    assert [r.job for r in runs] == ["sla_sweep", "sla_escalation", "on_call_routing"]
     assert all(r.outcome == "ok" for r in runs), [(r.job, r.error) for r in runs]
     return [r.job for r in runs]
 

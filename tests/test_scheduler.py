@@ -218,6 +218,7 @@ def test_default_schedule_has_every_job_of_the_issue(app):
         "sla_sweep",
         "capacity_plan",
         "sla_escalation",
+        "on_call_routing",
         "notifications",
         "visit_planner",
         "reminders",

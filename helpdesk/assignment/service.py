@@ -1,38 +1,32 @@
-"""Auto-assignment: a client's dedicated agent, else round-robin among the agents on duty.
+"""Auto-assignment: the on-call operator out of hours, a client's dedicated agent, else
+round-robin among the agents on duty.
 
-On duty = an active agent, not marked away, inside working hours on the vendor's calendar
-(``WORKDAY_START``-``WORKDAY_END`` in their own time zone, ``HOLIDAY_COUNTRY`` holidays). The
-round-robin picks whoever was given a ticket longest ago. Only flushes.
+On duty = an active agent, not marked away, not on a day off, inside their own working hours (the
+capacity page), or with none entered inside the vendor's calendar (``WORKDAY_START``-
+``WORKDAY_END`` in their own time zone, ``HOLIDAY_COUNTRY`` holidays). The round-robin picks
+whoever was given a ticket longest ago. An urgent ticket of a client with the on-call add-on that
+arrives out of hours goes to the agent whose on-call shift covers the moment
+(:mod:`helpdesk.assignment.oncall`). Only flushes.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from ..audit_log.record import record
-from ..calendar.business import get_calendar
+from ..capacity.availability import at_work
 from ..extensions import db
 from ..models import Client, Role, Ticket, TicketStatus, User, utcnow
 
 
-def _hhmm(value: str) -> time:
-    hours, _, minutes = str(value).partition(":")
-    return time(int(hours), int(minutes or 0))
-
-
 def on_duty(user: User, now: datetime | None = None) -> bool:
-    """Whether ``user`` is at work now: active, not away, inside working hours."""
+    """Whether ``user`` is at work now: an active agent, not away, by their own availability."""
     if not user.active or user.away or user.role != Role.AGENT:
         return False
-    cfg = current_app.config
-    calendar = get_calendar(
-        tz=user.timezone or cfg["TIMEZONE"], country=cfg.get("HOLIDAY_COUNTRY") or None,
-        start=_hhmm(cfg["WORKDAY_START"]), end=_hhmm(cfg["WORKDAY_END"]),
-    )
-    return calendar.is_business_time(now or utcnow())
+    return at_work(user, now or utcnow())
 
 
 def next_agent(now: datetime | None = None, *, exclude: set[int] = frozenset()) -> User | None:
@@ -54,6 +48,11 @@ def next_agent(now: datetime | None = None, *, exclude: set[int] = frozenset()) 
 
 def choose_assignee(ticket: Ticket, now: datetime | None = None,
                     *, exclude: set[int] = frozenset()) -> User | None:
+    from .oncall import on_call_agent_for
+
+    operator = on_call_agent_for(ticket, now or utcnow())
+    if operator is not None and operator.id not in exclude:
+        return operator
     client = db.session.get(Client, ticket.client_id) if ticket.client_id else None
     if client is not None and client.dedicated_agent_id and client.dedicated_agent_id not in exclude:
         agent = db.session.get(User, client.dedicated_agent_id)

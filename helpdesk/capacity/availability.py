@@ -8,7 +8,9 @@ job plans next week again every night).
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
@@ -121,3 +123,32 @@ def on_call_at(moment: datetime) -> User | None:
         OnCallShift.starts_at <= moment, OnCallShift.ends_at > moment))
     return shift.agent if shift is not None else None
 
+
+
+def at_work(agent: User, moment: datetime) -> bool:
+    """Whether ``agent`` works at ``moment`` by their own availability: not on a day off, and
+    inside their own working hours (public holidays close the office) or, with none entered,
+    inside the business calendar's hours. Times are the agent's local wall-clock times."""
+    from ..sla.service import business_calendar
+
+    cfg = current_app.config
+    tz = ZoneInfo(agent.timezone or cfg["TIMEZONE"])
+    local = moment.astimezone(tz)
+    day = local.date()
+    off = db.session.scalar(select(DayOff.id).where(
+        DayOff.agent_id == agent.id, DayOff.first_day <= day, DayOff.last_day >= day))
+    if off is not None:
+        return False
+    calendar = business_calendar(None)
+    own = db.session.scalars(select(WorkingHours).where(WorkingHours.agent_id == agent.id)).all()
+    if not own:
+        if agent.timezone and agent.timezone != calendar.tz_name:
+            from ..calendar.business import get_calendar
+
+            calendar = get_calendar(tz=agent.timezone, country=calendar.country,
+                                    start=calendar.start, end=calendar.end,
+                                    closed_days=calendar.closed_days)
+        return calendar.is_business_time(moment)
+    if calendar.holiday_name(day) is not None:
+        return False
+    return any(r.weekday == day.weekday() and r.starts <= local.time() < r.ends for r in own)

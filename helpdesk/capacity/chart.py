@@ -28,8 +28,8 @@ def bar_chart(bars: list[Bar], *, title: str, planned_name: str, actual_name: st
     plot = width - label_width - 110
     height = row * len(bars) + 30
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
-        f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
+        (f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+         f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'),
         f"<title>{escape(title)}</title>",
     ]
     for i, b in enumerate(bars):

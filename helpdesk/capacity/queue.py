@@ -74,17 +74,18 @@ def week_start_utc(now: datetime) -> datetime:
 
 
 def used_minutes(client_ids: set[int], since: datetime, until: datetime) -> dict[int, int]:
-    """Worked minutes logged for each client from ``since`` to ``until``."""
+    """Worked minutes logged for each client from ``since`` to ``until``.
+
+    One range scan of the week's entries on ``ix_time_entries_started_client`` (index only), then
+    the clients asked for: cheaper than a list of hundreds of client ids in the query."""
     if not client_ids:
         return {}
-    periods = {since.strftime("%Y-%m"), until.strftime("%Y-%m"),
-               (since + timedelta(days=7)).strftime("%Y-%m")}
-    return dict(db.session.execute(
+    rows = db.session.execute(
         select(TimeEntry.client_id, func.sum(TimeEntry.minutes))
-        .where(TimeEntry.client_id.in_(client_ids), TimeEntry.period.in_(sorted(periods)),
-               TimeEntry.started_at >= since, TimeEntry.started_at < until)
+        .where(TimeEntry.started_at >= since, TimeEntry.started_at < until)
         .group_by(TimeEntry.client_id)
-    ).all())
+    ).all()
+    return {client_id: int(minutes) for client_id, minutes in rows if client_id in client_ids}
 
 
 def context(now: datetime) -> QueueContext:

@@ -59,6 +59,9 @@ class TimeEntry(db.Model):
         # The dashboards' month figures (time per agent and kind, busiest clients): index only.
         Index("ix_time_entries_period_figures", "period", "client_id", "agent_id", "kind",
               "is_adjustment", "minutes", "billable_minutes"),
+        # The queue's "reservation used up this week" and the capacity page's logged hours:
+        # the week's entries only, index only.
+        Index("ix_time_entries_started_client", "started_at", "client_id", "minutes"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

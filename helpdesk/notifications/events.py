@@ -58,7 +58,7 @@ def notify(
     *,
     event: str,
     article: Article | None = None,
-    detail: str | None = None,
+    params: dict | None = None,
     actor: User | None = None,
 ) -> StaffNotification | None:
     """One item for ``user`` unless it is the actor, off in both channels, or already there."""
@@ -74,7 +74,8 @@ def notify(
         event_key=key, user_id=user.id, kind=kind,
         ticket_id=ticket.id if ticket else None,
         article_id=article.id if article else None,
-        detail=(detail or "")[:300] or None, mail_wanted=mail_on, bell_wanted=bell_on,
+        params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+        mail_wanted=mail_on, bell_wanted=bell_on,
     )
     try:
         with db.session.begin_nested():
@@ -94,7 +95,8 @@ def queue_watchers(queue: str) -> list[User]:
 
 def ticket_created(ticket: Ticket, actor: User | None = None) -> None:
     for user in queue_watchers(ticket.queue):
-        notify(user, NEW_TICKET, ticket, event=f"t{ticket.id}", actor=actor)
+        notify(user, NEW_TICKET, ticket, event=f"t{ticket.id}", actor=actor,
+               params={"queue": ticket.queue, "from": ticket.requester_email})
 
 
 def client_replied(ticket: Ticket, article: Article) -> None:
@@ -109,7 +111,7 @@ def client_replied(ticket: Ticket, article: Article) -> None:
     people = [ticket.assignee] if ticket.assignee_id else queue_watchers(ticket.queue)
     for user in people:
         notify(user, CLIENT_REPLY, ticket, event=f"a{article.id}", article=article,
-               detail=article.from_addr)
+               params={"from": article.from_addr})
 
 
 def assigned(ticket: Ticket, assignee_id: int | None, actor: User | None = None,
@@ -118,7 +120,7 @@ def assigned(ticket: Ticket, assignee_id: int | None, actor: User | None = None,
         return
     user = db.session.get(User, assignee_id)
     notify(user, ASSIGNED, ticket, event=f"t{ticket.id}:{stamp}", actor=actor,
-           detail=actor.name if actor else None)
+           params={"by": actor.name if actor else None})
 
 
 def mentioned_users(text: str) -> list[User]:
@@ -143,12 +145,14 @@ def mentioned_users(text: str) -> list[User]:
 def note_added(ticket: Ticket, article: Article, author: User | None) -> None:
     for user in mentioned_users(article.body_text):
         notify(user, MENTION, ticket, event=f"a{article.id}", article=article, actor=author,
-               detail=author.name if author else None)
+               params={"by": author.name if author else None})
 
 
-def sla_event(ticket: Ticket, user: User, event_key: str, detail: str) -> None:
-    """A bell item for an SLA warning/breach (the sweep mails it itself)."""
-    item = notify(user, SLA, ticket, event=event_key, detail=detail)
+def sla_event(ticket: Ticket, user: User, event_key: str, *, target: str, event: str,
+              fraction: float | None = None) -> None:
+    """A bell item for an SLA warning/breach of ``target`` (the sweep mails it itself)."""
+    item = notify(user, SLA, ticket, event=event_key,
+                  params={"target": target, "event": event, "fraction": fraction})
     if item is not None:
         item.mail_wanted = False  # the sweep has mailed it, in the same savepoint
 
@@ -158,7 +162,7 @@ def send_failed(article: Article) -> None:
     ticket = article.ticket
     user = article.author or ticket.assignee
     notify(user, SEND_FAILED, ticket, event=f"a{article.id}:{article.send_error or ''}"[:120],
-           article=article, detail=article.send_error)
+           article=article, params={"error": (article.send_error or "")[:500]})
 
 
 def unread_count(user: User) -> int:

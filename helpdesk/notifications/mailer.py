@@ -19,9 +19,9 @@ from sqlalchemy import select
 from ..extensions import db
 from ..i18n import language_for
 from ..models import Ticket, User, utcnow
-from .events import ASSIGNED, CLIENT_REPLY, MENTION, NEW_TICKET, SEND_FAILED, SLA
 from .models import StaffNotification
 from .once import send_once
+from .texts import describe
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +55,7 @@ class MailReport:
 
 
 def _line(item: StaffNotification) -> str:
-    detail = item.detail or ""
-    if item.kind == NEW_TICKET:
-        return gettext("New ticket in queue %(queue)s.", queue=item.ticket.queue)
-    if item.kind == CLIENT_REPLY:
-        return gettext("The client replied (%(who)s).", who=detail)
-    if item.kind == ASSIGNED:
-        return gettext("The ticket was assigned to you.")
-    if item.kind == MENTION:
-        return gettext("%(who)s mentioned you in an internal note.", who=detail)
-    if item.kind == SLA:
-        return gettext("SLA: %(what)s", what=detail)
-    if item.kind == SEND_FAILED:
-        return gettext("Your reply could not be sent: %(why)s", why=detail)
-    return item.kind
+    return describe(item)
 
 
 def _subject(items: list[StaffNotification], ticket: Ticket | None) -> str:

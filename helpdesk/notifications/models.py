@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -28,8 +28,10 @@ class StaffNotification(db.Model):
     kind: Mapped[str] = mapped_column(String(30))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
-    #: A short detail for the bell and the mail (the SLA target, who wrote).
-    detail: Mapped[str | None] = mapped_column(String(300))
+    #: What the text needs, not the text: it is written at view time in the reader's language
+    #: (:mod:`helpdesk.notifications.texts`), e.g. ``{"target": "resolution", "event": "breach"}``
+    #: or ``{"by": "Ayşe Yılmaz"}``.
+    params: Mapped[dict | None] = mapped_column(JSON, default=dict)
     mail_wanted: Mapped[bool] = mapped_column(Boolean, default=True)
     bell_wanted: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -92,6 +92,14 @@ JOBS: tuple[Job, ...] = (
         description="Escalate SLA breaches to the team lead, then to the account manager.",
     ),
     Job(
+        "on_call_routing",
+        "helpdesk.assignment.oncall:route_to_on_call",
+        None,
+        ("now",),
+        after="sla_sweep",
+        description=N_("Hand urgent out-of-hours tickets of on-call clients to the agent on call."),
+    ),
+    Job(
         "notifications",
         "helpdesk.notifications.mailer:send_pending",
         "SCHEDULE_NOTIFICATIONS",

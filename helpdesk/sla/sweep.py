@@ -27,7 +27,7 @@ from ..extensions import db, mail
 from ..i18n import language_for
 from ..models import Client, SentNotification, Ticket, TicketStatus, User, utcnow
 from ..tickets.queues import local_today, refresh_reserved_all
-from .service import warning_at
+from .service import warning_at, warning_fraction
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +155,11 @@ def recipients(ticket: Ticket) -> list[User]:
 def _bell(ticket: Ticket, event: SlaEvent) -> None:
     from ..notifications.events import sla_event
 
-    detail = f"{event.target.replace('_', ' ')} {event.kind}"
+    fraction = warning_fraction() if event.kind == WARNING else None
     for user in (ticket.assignee, ticket.client.account_manager if ticket.client else None):
         if user is not None:
-            sla_event(ticket, user, f"{event.ticket_id}:{event.target}:{event.kind}", detail)
+            sla_event(ticket, user, f"{event.ticket_id}:{event.target}:{event.kind}",
+                      target=event.target, event=event.kind, fraction=fraction)
 
 
 def _ticket_link(number: int) -> str:

@@ -95,7 +95,7 @@ def _after_create(ticket: Ticket, user: User | None) -> None:
     from ..assignment.service import auto_assign
     from ..notifications import events
 
-    auto_assign(ticket)
+    auto_assign(ticket, ticket.created_at)
     events.ticket_created(ticket, actor=user)
 
 

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22 12:00:00
 
-The objects are described once, in helpdesk/search.py (the same code builds them for
+The objects are described once, in helpdesk/tickets/search.py (the same code builds them for
 ``db.create_all()``); they are not models, so ``flask db check`` is told to skip them.
 """
 from alembic import op

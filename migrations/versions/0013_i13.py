@@ -4,7 +4,7 @@ Months closed before day-exact billing keep the month-level rule (version 1) and
 figures; new closes record version 2.
 
 Revision ID: 0013_i13
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-03 13:10:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_i13'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

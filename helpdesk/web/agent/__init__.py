@@ -18,7 +18,9 @@ def _staff_only():
 
 
 from . import (  # noqa: F401 - the console's route modules register on bp
+    bell,
     capacity,
+    contract_change,
     contract_lifecycle,
     dashboards,
     day,
@@ -27,7 +29,11 @@ from . import (  # noqa: F401 - the console's route modules register on bp
     new_ticket,
     reports,
     routes,
-    time_routes,
+    time_cost,
+    time_entries,
+    time_month,
+    time_panel,
+    time_timers,
     visit_calendar,
     visits,
     warranty,

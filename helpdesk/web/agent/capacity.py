@@ -21,6 +21,7 @@ from ...capacity.availability import (
     add_day_off,
     add_on_call,
     can_edit_availability,
+    on_call_at,
     remove_day_off,
     remove_on_call,
 )
@@ -114,7 +115,7 @@ def capacity():
         "agent/capacity.html", weeks=weeks, plan_form=PlanForm(),
         previous=(week_start(day) - timedelta(days=7)).isoformat(),
         following=(week_start(day) + timedelta(days=7)).isoformat(),
-        can_plan=current_user.role == Role.ADMIN, hm=_hm,
+        can_plan=current_user.role == Role.ADMIN, hm=_hm, on_call=on_call_at(now),
     )
 
 

@@ -1,4 +1,4 @@
-"""The agent's day: bell and preferences, triage, followers, saved replies, presence, resending.
+"""The agent's day: preferences, triage, followers, saved replies, presence, resending.
 
 Thin views: each validates, calls one domain operation and commits.
 """
@@ -15,13 +15,12 @@ from ...auth.policy import get_ticket_by_number_or_404
 from ...extensions import db
 from ...followers.service import FollowerError, add_follower, followers, remove_follower
 from ...i18n import language_for
-from ...models import LANGUAGES, Article, Client, Contact, Ticket, utcnow
-from ...notifications.events import KINDS, unread_count
+from ...models import LANGUAGES, Article, Client, Contact, Ticket
+from ...notifications.events import KINDS
 from ...notifications.models import (
     NotificationSetting,
     QueueWatch,
     SavedReply,
-    StaffNotification,
 )
 from ...presence.service import heartbeat, last_article_id
 from ...replies.service import (
@@ -60,51 +59,7 @@ def _meter(ticket: Ticket):
     return package_meter(ticket.client) if ticket.client is not None else None
 
 
-# -- the bell -----------------------------------------------------------------------------------
-
-
-def _items(limit: int = 20) -> list[StaffNotification]:
-    return list(db.session.scalars(
-        select(StaffNotification).where(StaffNotification.user_id == current_user.id,
-                                        StaffNotification.bell_wanted.is_(True))
-        .order_by(StaffNotification.id.desc()).limit(limit)))
-
-
-def _label(item: StaffNotification) -> str:
-    return _(KINDS.get(item.kind, item.kind))
-
-
-@bp.route("/notifications")
-def notifications():
-    return render_template("agent/notifications.html", items=_items(100), label=_label)
-
-
-@bp.route("/notifications.json")
-def notifications_json():
-    items = [i for i in _items() if i.read_at is None]
-    return jsonify({
-        "unread": unread_count(current_user),
-        "items": [{
-            "id": i.id, "kind": i.kind, "label": _label(i), "detail": i.detail,
-            "ticket": i.ticket.number if i.ticket else None,
-            "url": url_for(".ticket", number=i.ticket.number) if i.ticket else None,
-            "at": i.created_at.isoformat()} for i in items],
-    })
-
-
-@bp.post("/notifications/read")
-def notifications_read():
-    stmt = select(StaffNotification).where(StaffNotification.user_id == current_user.id,
-                                           StaffNotification.read_at.is_(None))
-    one = request.form.get("id", "")
-    if one.isdigit():
-        stmt = stmt.where(StaffNotification.id == int(one))
-    for item in db.session.scalars(stmt):
-        item.read_at = utcnow()
-    db.session.commit()
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify({"unread": unread_count(current_user)})
-    return redirect(url_for(".notifications"))
+# -- preferences ------------------------------------------------------------------------------
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
@@ -298,60 +253,6 @@ def saved_reply_text(number: int, reply_id: int):
     return jsonify({"text": render_reply(reply, t, current_user)})
 
 
-# -- package meter and the cost of time ---------------------------------------------------------
-
-
-def _hm(minutes: int) -> str:
-    """H:MM, as the ``hm`` template filter writes it."""
-    sign = "-" if minutes < 0 else ""
-    minutes = abs(int(minutes))
-    return f"{sign}{minutes // 60}:{minutes % 60:02d}"
-
-
-@bp.route("/tickets/<int:number>/time/preview")
-def time_preview(number: int):
-    """What the time about to be logged adds to the client's bill (asked for by the time forms)."""
-    from datetime import datetime as _datetime
-
-    from ...accounting.ledger import LedgerError
-    from ...meter.service import cost_preview
-    from .time_routes import _aware
-
-    t = get_ticket_by_number_or_404(current_user, number)
-    if t.client is None:
-        return jsonify({"message": _("Link the ticket to a client before logging time."),
-                        "costs": False})
-    try:
-        minutes = int(request.args.get("minutes", ""))
-        started = request.args.get("started", "")
-        started_at = _aware(_datetime.strptime(started, "%Y-%m-%dT%H:%M")) if started else utcnow()
-        kind = request.args.get("kind", "remote")
-        if not 0 < minutes <= 24 * 60:
-            raise ValueError(minutes)
-        preview = cost_preview(t.client, t, kind, started_at, minutes)
-    except (ValueError, LedgerError):
-        return jsonify({"message": "", "costs": False})
-    amount = f"{preview.amount:.2f} {preview.currency}"
-    if preview.over_package_minutes and preview.out_of_hours:
-        message = _("This is out of hours and adds %(over)s over the package: %(amount)s",
-                    over=_hm(preview.over_package_minutes), amount=amount)
-    elif preview.over_package_minutes:
-        message = _("This adds %(over)s over the package: %(amount)s",
-                    over=_hm(preview.over_package_minutes), amount=amount)
-    elif preview.costs:
-        message = _("This adds %(amount)s to the client's bill.", amount=amount)
-    elif preview.out_of_hours:
-        message = _("Out of hours: counts as %(billable)s of the package.",
-                    billable=_hm(preview.billable_minutes))
-    else:
-        message = _("Covered by the package (%(billable)s).", billable=_hm(preview.billable_minutes))
-    return jsonify({"message": message, "costs": preview.costs or preview.out_of_hours,
-                    "amount": str(preview.amount), "currency": preview.currency,
-                    "over_package_minutes": preview.over_package_minutes,
-                    "billable_minutes": preview.billable_minutes,
-                    "out_of_hours": preview.out_of_hours})
-
-
 # -- a client's dedicated agent -----------------------------------------------------------------
 
 
@@ -367,7 +268,7 @@ def _agent_choices():
 def dedicated_agent(client_id: int):
     from ...assignment.service import set_dedicated_agent
     from ...auth.policy import get_client_or_404
-    from .time_routes import _can_manage_client
+    from .time_panel import _can_manage_client
 
     client = get_client_or_404(current_user, client_id)
     if not _can_manage_client(current_user, client):
@@ -382,24 +283,3 @@ def dedicated_agent(client_id: int):
         db.session.commit()
         flash(_("Dedicated agent saved."), "info")
     return redirect(url_for(".client", client_id=client.id))
-
-
-@bp.before_request
-def _read_ticket_notifications():
-    """Opening a ticket marks the bell items about it as read (runs after the staff check)."""
-    if request.endpoint != "agent.ticket" or not current_user.is_authenticated:
-        return
-    from sqlalchemy import update
-
-    number = (request.view_args or {}).get("number")
-    result = db.session.execute(
-        update(StaffNotification)
-        .where(StaffNotification.user_id == current_user.id,
-               StaffNotification.read_at.is_(None),
-               StaffNotification.ticket_id.in_(select(Ticket.id).where(Ticket.number == number)))
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount:
-        db.session.commit()
-    return

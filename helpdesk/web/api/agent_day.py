@@ -1,4 +1,4 @@
-"""API for the agent's day: link a triage ticket to a client, followers, away.
+"""API for the agent's day: link a triage ticket to a client, followers, away, who to @mention.
 
 Staff only; the same domain functions as the console and the ``flask notifications`` commands.
 """
@@ -66,6 +66,20 @@ document("/me/away", {"put": {
     "responses": _responses("Done.", {"type": "object", "properties": {
         "away": {"type": "boolean"}, "reassigned": {"type": "array", "items": {
             "type": "integer"}}}}),
+}})
+
+document("/staff/mentionable", {"get": {
+    "operationId": "listMentionableStaff",
+    "summary": "Active staff whose name or address starts with q, and the @handle naming them",
+    "parameters": [{"name": "q", "in": "query", "required": False,
+                    "schema": {"type": "string", "maxLength": 100}}],
+    "responses": {k: v for k, v in _responses("Up to 8 people.", {
+        "type": "object", "required": ["people"], "properties": {"people": {
+            "type": "array", "items": {"type": "object", "required": ["name", "email", "handle"],
+                                       "properties": {"name": {"type": "string"},
+                                                      "email": {"type": "string"},
+                                                      "handle": {"type": "string"}}}}}}
+    ).items() if k != "400"},
 }})
 
 
@@ -141,3 +155,12 @@ def api_set_away():
     moved = set_away(user, away, actor=user) if away != bool(user.away) else []
     db.session.commit()
     return jsonify(away=away, reassigned=[t.number for t in moved])
+
+
+@bp.get("/staff/mentionable")
+def api_mentionable_staff():
+    from ...notifications.mentions import candidates
+
+    _staff()
+    return jsonify(people=[{"name": c.name, "email": c.email, "handle": c.handle}
+                           for c in candidates(request.args.get("q", ""))])
