@@ -169,7 +169,7 @@ def _seed(clients: int, entries: int, period: str) -> list[int]:
     with 1,000 entries the month before (its contract ends then, so the batch leaves it out)."""
     from datetime import date, timedelta
 
-    from helpdesk.accounting.rules import month_bounds
+    from helpdesk.accounting.periods import month_bounds
     from helpdesk.extensions import db
     from helpdesk.models import Client as ClientRow
     from helpdesk.models import (

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.accounting.ledger import is_month_closed
-from helpdesk.accounting.rules import month_bounds
+from helpdesk.accounting.periods import month_bounds
 from helpdesk.extensions import db, mail
 from helpdesk.models import Client, Contact, SentNotification, StoredReport
 from helpdesk.notifications.once import (

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from helpdesk.accounting.rules import month_bounds
+from helpdesk.accounting.periods import month_bounds
 from reports.batch import BatchError, monthly
 
 report_cli = AppGroup("report", help="Monthly usage reports (PDF).")

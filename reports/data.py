@@ -2,7 +2,7 @@
 
 Every figure of the summary and the channel chart comes from the accounting module's usage
 (:func:`helpdesk.accounting.usage.usage_for`); the lists (time entries, tickets, the daily chart)
-come from the same month's entry listing (:func:`helpdesk.accounting.usage.month_entries`); SLA
+come from the same month's entry listing (:func:`helpdesk.accounting.month_entries.month_entries`); SLA
 outcomes from the SLA service's clock readings; visits from the visit planner. Nothing is
 billed, rounded or priced here: this module only selects, groups and relabels.
 """
@@ -22,9 +22,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from helpdesk.accounting.breakdown import usage_detail
+from helpdesk.accounting.explain import EntryExplanation
 from helpdesk.accounting.ledger import billing_rules
-from helpdesk.accounting.rules import EntryExplanation, Usage, month_bounds
-from helpdesk.accounting.usage import MonthEntry, month_entries, month_utc_bounds
+from helpdesk.accounting.month_entries import MonthEntry, month_entries
+from helpdesk.accounting.monthly import Usage
+from helpdesk.accounting.periods import month_bounds
+from helpdesk.accounting.usage import month_utc_bounds
 from helpdesk.contracts.changes import package_timeline, status_while_in_force
 from helpdesk.extensions import db
 from helpdesk.models import Addon, Client, ClosedMonth, Contract, Package, Ticket, User, utcnow
@@ -293,6 +296,7 @@ def _summary(usage: Usage, addon_names: dict[str, str]) -> Summary:
         warranty_minutes=usage.warranty_minutes,
         trial=usage.status == "trial",
         no_contract=usage.status not in _PACKAGE_STATUSES,
+        outside_contract_minutes=usage.outside_contract_minutes,
     )
 
 

@@ -22,7 +22,8 @@ from flask import current_app
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
-from helpdesk.accounting.rules import KINDS, month_bounds
+from helpdesk.accounting.periods import month_bounds
+from helpdesk.accounting.tariff import KINDS
 from helpdesk.accounting.usage import month_utc_bounds, usage_many
 from helpdesk.extensions import db
 from helpdesk.models import Client, ClosedMonth, Ticket, TimeEntry, User

@@ -133,6 +133,8 @@ class Summary:
     trial: bool = False
     #: Without a contract every counted minute is charged at the hourly rate.
     no_contract: bool = False
+    #: Minutes of days no contract served, in a month a contract served partly (hourly rate).
+    outside_contract_minutes: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "addons", tuple(self.addons))

@@ -58,7 +58,7 @@ from reports.pdf_layout import (
     setup_reportlab,
 )
 
-#: The legend of the accounting's rule codes (helpdesk.accounting.rules.RULE_CODES), in order.
+#: The legend of the accounting's rule codes (helpdesk.accounting.explain.RULE_CODES), in order.
 RULE_LEGEND = (
     ("R", _("rounded up to whole %(increment)d-minute steps")),
     ("M", _("minimum: a call or remote session costs at least %(increment)d minutes")),
@@ -69,6 +69,8 @@ RULE_LEGEND = (
     ("W", _("warranty work, not charged")),
     ("T", _("trial month, not charged")),
     ("N", _("no contract: charged at the hourly rate")),
+    ("E", _("a day without a contract (after its end, before its start): charged at the "
+            "hourly rate")),
     ("X", _("waived by the account manager")),
     ("A", _("adjustment of an earlier month")),
 )
@@ -147,8 +149,13 @@ def summary_rows(data: ReportInput, fmt: ReportFormatter) -> list[tuple[str, str
                      money(addon.amount)))
     rows.append((gettext("Development (billed apart)"), fmt.minutes(s.development_minutes),
                  fmt.money(s.development_amount, s.currency)))
-    rows.append((gettext("Work outside the contract"), "",
-                 fmt.money(s.no_contract_amount, s.currency)))
+    if s.outside_contract_minutes:
+        rows.append((gettext("Work on days without a contract (hourly rate)"),
+                     fmt.minutes(s.outside_contract_minutes),
+                     fmt.money(s.no_contract_amount, s.currency)))
+    else:
+        rows.append((gettext("Work outside the contract"), "",
+                     fmt.money(s.no_contract_amount, s.currency)))
     rows.append((gettext("Total"), "", fmt.money(s.total, s.currency)))
     return rows
 

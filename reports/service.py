@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import or_, select
 
 from helpdesk.accounting.ledger import insert_ignoring_conflict, is_month_closed
-from helpdesk.accounting.rules import month_bounds, period_of
+from helpdesk.accounting.periods import month_bounds, period_of
 from helpdesk.contracts.changes import status_while_in_force
 from helpdesk.extensions import db
 from helpdesk.models import Client, ClosedMonth, Contract, StoredReport, TimeEntry, User, utcnow

@@ -14,7 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpdesk.accounting.rules import (
+from helpdesk.accounting.entry_minutes import billable_minutes
+from helpdesk.accounting.monthly import AddonSegment, ContractState, EntryRecord, compute_usage
+from helpdesk.accounting.periods import (
+    change_effective_date,
+    downgrade_effective_date,
+    month_bounds,
+    period_of,
+)
+from helpdesk.accounting.proration import PackageSegment, prorate
+from helpdesk.accounting.tariff import (
     CONSULTING,
     DEVELOPMENT,
     EMAIL,
@@ -22,18 +31,7 @@ from helpdesk.accounting.rules import (
     PHONE,
     REMOTE,
     VISIT,
-    AddonSegment,
     BillingRules,
-    ContractState,
-    EntryRecord,
-    PackageSegment,
-    billable_minutes,
-    change_effective_date,
-    compute_usage,
-    downgrade_effective_date,
-    month_bounds,
-    period_of,
-    prorate,
 )
 
 BELGRADE = ZoneInfo("Europe/Belgrade")

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from helpdesk.accounting.ledger import log_entry
-from helpdesk.accounting.rules import period_of
+from helpdesk.accounting.periods import period_of
 from helpdesk.accounting.usage import usage_for
 from helpdesk.assignment.service import auto_assign, set_away
 from helpdesk.extensions import db

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from helpdesk.accounting.ledger import entry_billing
-from helpdesk.accounting.rules import period_of
+from helpdesk.accounting.periods import period_of
 from helpdesk.accounting.usage import usage_json
 from helpdesk.extensions import db
 from helpdesk.models import Role, TimeEntry

@@ -20,7 +20,7 @@ from helpdesk.accounting.importers.cdr import (
     support_calls,
 )
 from helpdesk.accounting.importers.logmein import iter_sessions, parse_sessions
-from helpdesk.accounting.rules import period_of
+from helpdesk.accounting.periods import period_of
 
 DATA = Path(__file__).parent / "data"
 BELGRADE = "Europe/Belgrade"

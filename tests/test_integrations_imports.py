@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from helpdesk.accounting.closing import close_month
 from helpdesk.accounting.ledger import entry_billing
-from helpdesk.accounting.rules import period_of
+from helpdesk.accounting.periods import period_of
 from helpdesk.extensions import db, mail
 from helpdesk.integrations import imports as service
 from helpdesk.integrations.models import ImportBatch, TicketSuggestion

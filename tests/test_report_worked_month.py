@@ -393,7 +393,8 @@ def billed_text(minutes: int) -> str:
 
 def test_explanations_of_a_waived_call_and_an_adjustment() -> None:
     from helpdesk.accounting.explain import explain_entry
-    from helpdesk.accounting.rules import BillingRules, EntryRecord
+    from helpdesk.accounting.monthly import EntryRecord
+    from helpdesk.accounting.tariff import BillingRules
 
     rules = BillingRules()
     start = datetime(2026, 3, 7, 22, 0, tzinfo=UTC)

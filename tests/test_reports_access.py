@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from helpdesk.accounting.closing import close_month
 from helpdesk.accounting.ledger import log_entry
-from helpdesk.accounting.rules import period_of
+from helpdesk.accounting.periods import period_of
 from helpdesk.extensions import db
 from helpdesk.models import EntrySource, PortalRole, Role, StoredReport, User, utcnow
 from reports.service import StoredReportCorrupt, report_pdf

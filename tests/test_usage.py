@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import event, select
 
 from helpdesk.accounting.ledger import log_entry
+from helpdesk.accounting.month_entries import month_entries
 from helpdesk.accounting.usage import (
     contract_state,
-    month_entries,
     usage_for,
     usage_json,
     usage_many,
@@ -120,7 +120,7 @@ def test_usage_many_uses_the_same_number_of_queries_for_3_or_30_clients(app, fac
     all_clients = fresh()
     many = _count_queries(lambda: usage_many(all_clients, "2026-03"))
     assert few == many
-    assert many <= 8
+    assert many <= 9  # one of them: was the month closed under the day-exact rules?
 
 
 # -- contract states ------------------------------------------------------------------------------

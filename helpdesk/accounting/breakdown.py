@@ -2,7 +2,7 @@
 
 :func:`usage_for` lets the database add up the entries the rules only add; a report that prints
 why each entry bills what it bills needs them one by one. :func:`usage_detail` hands the same
-rules (:func:`helpdesk.accounting.rules.compute_usage`) one record per entry, so its sums are
+rules (:func:`helpdesk.accounting.monthly.compute_usage`) one record per entry, so its sums are
 those of :func:`usage_for` and each entry gets an explanation: the rule codes that made its
 billed time differ from its worked time, and whether it counted against the package, was billed
 apart (development) or not charged (free visit, warranty).
@@ -14,8 +14,11 @@ from sqlalchemy import false, func, select
 
 from ..extensions import db
 from ..models import Client, Ticket, TimeEntry
+from .day_exact import day_exact
+from .explain import plain_billable_minutes
 from .ledger import billing_rules
-from .rules import BillingRules, EntryRecord, Usage, compute_usage, plain_billable_minutes
+from .monthly import EntryRecord, Usage, compute_usage
+from .tariff import BillingRules
 from .usage import (
     _build_state,
     _check_period,
@@ -68,5 +71,6 @@ def usage_detail(client: Client, period: str, *, rules: BillingRules | None = No
     state = _build_state(
         client, period, _load_contracts([client.id], after).get(client.id, []),
         _load_catalogue(period), _visit_starts([client.id], period).get(client.id, []),
+        exact=day_exact(period),
     )
     return compute_usage(period, state, _entry_records(client.id, period, rules), rules)

@@ -35,7 +35,7 @@ PROGRESS_MIN_LINES = 2000
 
 
 def _period(value: str) -> str:
-    from .rules import month_bounds
+    from .periods import month_bounds
 
     try:
         month_bounds(value)

@@ -30,7 +30,8 @@ from ..integrations.events import emit
 from ..models import Client, ClosedMonth, Role, TimeEntry, User, utcnow
 from .ledger import LedgerError, insert_ignoring_conflict
 from .locks import lock_month
-from .rules import month_bounds
+from .monthly import RULES_VERSION
+from .periods import month_bounds
 from .usage import month_utc_bounds
 
 __all__ = [
@@ -132,7 +133,7 @@ def close_month(
     new_id = insert_ignoring_conflict(
         ClosedMonth,
         {"period": period, "closed_at": now or utcnow(),
-         "closed_by_id": user.id if user else None},
+         "closed_by_id": user.id if user else None, "rules_version": RULES_VERSION},
         ["period"],
     )
     if new_id is None:  # closed by someone else a moment ago

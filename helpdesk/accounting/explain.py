@@ -1,9 +1,10 @@
 """Why an entry bills what it bills: the rule codes a report prints next to it.
 
-:func:`helpdesk.accounting.rules.compute_usage` puts each entry in a bucket (counted against the
+:func:`helpdesk.accounting.monthly.compute_usage` puts each entry in a bucket (counted against the
 package, development apart, free visit, warranty) and asks :func:`explain_entry` for the codes:
 R rounded up, M minimum one increment, O out of hours weighted, V free visit, P paid visit,
-D development, W warranty, T trial, N no contract, X waived, A adjustment.
+D development, W warranty, T trial, N no contract, E a day without a contract in a month a
+contract served partly (after its end, before its start), X waived, A adjustment.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .rules import BillingRules, EntryRecord
+    from .monthly import EntryRecord
+    from .tariff import BillingRules
 
 __all__ = [
     "BUCKET_DEVELOPMENT",
     "BUCKET_FREE_VISIT",
+    "BUCKET_NO_CONTRACT",
     "BUCKET_PACKAGE",
     "BUCKET_WARRANTY",
     "RULE_CODES",
@@ -36,11 +39,13 @@ RULE_DEVELOPMENT = "D"
 RULE_WARRANTY = "W"
 RULE_TRIAL = "T"
 RULE_NO_CONTRACT = "N"
+RULE_OUTSIDE_CONTRACT = "E"
 RULE_WAIVED = "X"
 RULE_ADJUSTMENT = "A"
 RULE_CODES = (
     RULE_ROUNDING, RULE_MINIMUM, RULE_OUT_OF_HOURS, RULE_FREE_VISIT, RULE_PAID_VISIT,
-    RULE_DEVELOPMENT, RULE_WARRANTY, RULE_TRIAL, RULE_NO_CONTRACT, RULE_WAIVED, RULE_ADJUSTMENT,
+    RULE_DEVELOPMENT, RULE_WARRANTY, RULE_TRIAL, RULE_NO_CONTRACT, RULE_OUTSIDE_CONTRACT,
+    RULE_WAIVED, RULE_ADJUSTMENT,
 )
 
 #: Where an entry's billed minutes went in the month's sum.
@@ -48,6 +53,8 @@ BUCKET_PACKAGE = "package"  # counted against the package (or, without one, char
 BUCKET_DEVELOPMENT = "development"
 BUCKET_FREE_VISIT = "free_visit"
 BUCKET_WARRANTY = "warranty"
+#: A day of the month no contract served, in a month a contract served partly: no-contract rate.
+BUCKET_NO_CONTRACT = "no_contract"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,10 @@ def explain_entry(
         codes.append(RULE_FREE_VISIT)
     elif bucket == BUCKET_WARRANTY:
         codes.append(RULE_WARRANTY)
+    elif bucket == BUCKET_NO_CONTRACT:
+        if e.kind == "visit":
+            codes.append(RULE_PAID_VISIT)
+        codes.append(RULE_OUTSIDE_CONTRACT)
     else:
         if e.kind == "visit" and not e.is_adjustment:
             codes.append(RULE_PAID_VISIT)

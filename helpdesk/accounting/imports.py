@@ -51,7 +51,7 @@ from .importers import ParseError
 from .importers.cdr import CdrCall, iter_calls, support_calls
 from .importers.logmein import LogmeinSession, iter_sessions
 from .ledger import client_has_oncall, is_month_closed, log_entry_once
-from .rules import period_of
+from .periods import period_of
 
 __all__ = [
     "Fix", "ImportResult", "LogmeinColumns", "ReportedRow", "RowOutcome", "import_cdr",

@@ -2,7 +2,7 @@
 
 Entries of a closed month are frozen: a correction becomes an adjustment entry in the open month.
 Billing (rounding, out-of-hours weighting, the review flag) is computed here from
-:mod:`helpdesk.accounting.rules` with the client's calendar, so no caller computes it twice.
+:mod:`helpdesk.accounting.entry_minutes` with the client's calendar, so no caller computes it twice.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from ..extensions import db
 from ..integrations.events import emit
 from ..models import Client, ClosedMonth, EntrySource, Ticket, TimeEntry, User, utcnow
 from ..sla.service import business_calendar
+from .entry_minutes import EntryBilling, billable_minutes
 from .locks import lock_month
-from .rules import KINDS, BillingRules, EntryBilling, billable_minutes, month_bounds, period_of
+from .periods import month_bounds, period_of
+from .tariff import KINDS, BillingRules
 
 __all__ = [
     "DuplicateEntry",

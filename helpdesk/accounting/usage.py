@@ -3,7 +3,7 @@
 The console, the API, the PDF report, the portal and the reminders all call :func:`usage_for`
 (or :func:`usage_many` for many clients at once): this module loads the facts (the contract's
 package history, add-ons, visits left, warranty, the month's entries) with a fixed number of
-queries and hands them to :func:`helpdesk.accounting.rules.compute_usage`, which does the sums.
+queries and hands them to :func:`helpdesk.accounting.monthly.compute_usage`, which does the sums.
 
 Contract facts for a month, in the client's zone:
 
@@ -15,6 +15,10 @@ Contract facts for a month, in the client's zone:
 * Package segments follow the ``ContractChange`` history; the fee is the contract's negotiated
   ``monthly_fee`` for its current package, the package's list price otherwise; trial days pay no
   fee. The overage rate is that of the package in force on the month's last served day.
+* Day-exact (months not closed under the month-level rule, see
+  :data:`helpdesk.accounting.monthly.RULES_VERSION`): when the contracts served only some days
+  of the month, those days are the state's ``served_days``; the entries of such a month are
+  handed over one by one, since the day of each decides how it is billed.
 * Visits left = the package's ``visits_per_year`` minus visit entries from the start of the
   contract year up to the month (adjustments not counted).
 """
@@ -29,8 +33,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, false, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 
 from ..contracts.changes import package_id_on, package_timeline, status_while_in_force
 from ..extensions import db
@@ -45,26 +48,18 @@ from ..models import (
     Package,
     Ticket,
     TimeEntry,
-    User,
 )
+from .day_exact import day_exact, partly_served
+from .explain import plain_billable_minutes
 from .ledger import billing_rules
-from .rules import (
-    VISIT,
-    AddonSegment,
-    BillingRules,
-    ContractState,
-    EntryRecord,
-    PackageSegment,
-    Usage,
-    compute_usage,
-    month_bounds,
-    plain_billable_minutes,
-)
+from .monthly import AddonSegment, ContractState, EntryRecord, Usage, compute_usage
+from .periods import month_bounds
+from .proration import PackageSegment
+from .tariff import VISIT, BillingRules
 
 __all__ = [
-    "MonthEntry",
     "contract_state",
-    "month_entries",
+    "month_records",
     "month_utc_bounds",
     "usage_for",
     "usage_json",
@@ -234,6 +229,8 @@ def _build_state(
     contracts: Sequence[ContractFacts],
     catalogue: _Catalogue,
     visit_starts: Sequence[datetime],
+    *,
+    exact: bool = True,
 ) -> ContractState:
     first, after, _ = month_bounds(period)
     stretches = _served_stretches(contracts, first, after)
@@ -291,19 +288,26 @@ def _build_state(
         visits_remaining=max(allowance - used, 0),
         warranty_until=client.warranty_until,
         tz=client.timezone,
+        served_days=(
+            partly_served(((s.start, s.end) for s in stretches), first, after)
+            if exact else None
+        ),
     )
 
 
 # -- entries ----------------------------------------------------------------------------------
 
 
-def _entry_rows(client_ids: Sequence[int], period: str) -> Iterable[Any]:
+def _entry_rows(
+    client_ids: Sequence[int], period: str, *, served: ColumnElement[int] | None = None
+) -> Iterable[Any]:
     """The month's entries of these clients, summed in the database where the rules only add.
 
     One indexed query over (client_id, period), joined to tickets for the warranty flag. Entries
     are grouped by what the rules tell apart (kind, adjustment or not, warranty defect); visits
     and warranty-defect work stay one row each, because for them the start time matters (the
-    first visits are free; warranty work is free up to the warranty's last day).
+    first visits are free; warranty work is free up to the warranty's last day). ``served``
+    (:func:`_served_case`) also keeps the entries of served days apart from the others.
     """
     defect = func.coalesce(Ticket.warranty_defect, false())
     one_by_one = case(
@@ -332,7 +336,7 @@ def _entry_rows(client_ids: Sequence[int], period: str) -> Iterable[Any]:
             .outerjoin(Ticket, Ticket.id == TimeEntry.ticket_id)
             .where(where, TimeEntry.period == period)
             .group_by(TimeEntry.client_id, TimeEntry.kind, TimeEntry.is_adjustment, defect,
-                      one_by_one)
+                      one_by_one, *(() if served is None else (served,)))
         )
         yield from db.session.execute(stmt)
 
@@ -397,7 +401,7 @@ def contract_state(client: Client, period: str) -> ContractState:
     contracts = _load_contracts([client.id], after)
     return _build_state(
         client, period, contracts.get(client.id, []), _load_catalogue(period),
-        _visit_starts([client.id], period).get(client.id, []),
+        _visit_starts([client.id], period).get(client.id, []), exact=day_exact(period),
     )
 
 
@@ -415,14 +419,47 @@ def usage_many(
     catalogue = _load_catalogue(period)
     contracts = _load_contracts(ids, after)
     visits = _visit_starts(ids, period)
-    records = _records(_entry_rows(ids, period), rules)
-    result = {}
-    for client in clients:
-        state = _build_state(
-            client, period, contracts.get(client.id, []), catalogue, visits.get(client.id, [])
+    exact = day_exact(period)
+    states = {
+        client.id: _build_state(
+            client, period, contracts.get(client.id, []), catalogue, visits.get(client.id, []),
+            exact=exact,
         )
-        result[client.id] = compute_usage(period, state, records.get(client.id, []), rules)
-    return result
+        for client in clients
+    }
+    records = month_records(states, period, rules)
+    return {
+        client.id: compute_usage(period, states[client.id], records.get(client.id, []), rules)
+        for client in clients
+    }
+
+
+def month_records(
+    states: dict[int, ContractState], period: str, rules: BillingRules
+) -> dict[int, list[EntryRecord]]:
+    """The month's EntryRecords of these clients, summed where the rules only add; for clients
+    whose contracts served only part of the month, the served days' sums apart from the others'."""
+    partly = {cid: state for cid, state in states.items() if state.served_days is not None}
+    whole = [cid for cid, state in states.items() if state.served_days is None]
+    records = _records(_entry_rows(whole, period), rules) if whole else {}
+    if partly:
+        records.update(_records(_entry_rows(list(partly), period, served=_served_case(partly)),
+                                rules))
+    return records
+
+
+def _served_case(states: dict[int, ContractState]) -> ColumnElement[int]:
+    """1 for an entry that starts on a day its client's contract served (client's local days)."""
+    whens = []
+    for client_id, state in states.items():
+        zone = ZoneInfo(state.tz)
+        for lo, hi in state.served_days or ():
+            whens.append((and_(
+                TimeEntry.client_id == client_id,
+                TimeEntry.started_at >= datetime.combine(lo, time(0), zone).astimezone(UTC),
+                TimeEntry.started_at < datetime.combine(hi, time(0), zone).astimezone(UTC),
+            ), 1))
+    return case(*whens, else_=0)
 
 
 def usage_for(client: Client, period: str, *, rules: BillingRules | None = None) -> Usage:
@@ -441,53 +478,3 @@ def usage_json(client: Client, period: str, usage: Usage | None = None) -> dict[
         "used_minutes": data["used_minutes_by_kind"],
         "closed": closed is not None,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class MonthEntry:
-    """One line of a month's entry list (console, report)."""
-
-    id: int
-    started_at: datetime
-    ended_at: datetime | None
-    kind: str
-    source: str
-    agent_id: int | None
-    agent_name: str | None
-    minutes: int
-    billable_minutes: int
-    out_of_hours: bool
-    out_of_hours_minutes: int
-    needs_review: bool
-    reviewed: bool
-    is_adjustment: bool
-    ticket_number: int | None
-    ticket_subject: str | None
-    note: str | None
-    reason: str | None
-    external_ref: str | None
-    period: str
-    #: For an adjustment: the month of the entry it corrects.
-    corrects_period: str | None = None
-
-
-def month_entries(client: Client, period: str) -> list[MonthEntry]:
-    """The month's entries of a client in time order, with agent and ticket, in one query."""
-    _check_period(period)
-    original = aliased(TimeEntry)
-    stmt = (
-        select(
-            TimeEntry.id, TimeEntry.started_at, TimeEntry.ended_at, TimeEntry.kind,
-            TimeEntry.source, TimeEntry.agent_id, User.name, TimeEntry.minutes,
-            TimeEntry.billable_minutes, TimeEntry.out_of_hours, TimeEntry.out_of_hours_minutes,
-            TimeEntry.needs_review, TimeEntry.reviewed_by_id.is_not(None),
-            TimeEntry.is_adjustment, Ticket.number, Ticket.subject, TimeEntry.note,
-            TimeEntry.reason, TimeEntry.external_ref, TimeEntry.period, original.period,
-        )
-        .outerjoin(User, User.id == TimeEntry.agent_id)
-        .outerjoin(original, original.id == TimeEntry.adjusts_entry_id)
-        .outerjoin(Ticket, Ticket.id == TimeEntry.ticket_id)
-        .where(TimeEntry.client_id == client.id, TimeEntry.period == period)
-        .order_by(TimeEntry.started_at, TimeEntry.id)
-    )
-    return [MonthEntry(*row) for row in db.session.execute(stmt)]

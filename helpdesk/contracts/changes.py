@@ -17,7 +17,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..accounting.rules import change_effective_date
+from ..accounting.periods import change_effective_date
 from ..audit_log.record import record, snapshot
 from ..extensions import db
 from ..integrations.events import emit

@@ -16,7 +16,7 @@ from flask_babel import force_locale, format_date, gettext
 from sqlalchemy import select
 
 from ..accounting.ledger import is_month_closed
-from ..accounting.rules import change_effective_date
+from ..accounting.periods import change_effective_date
 from ..accounting.usage import usage_for
 from ..audit_log.record import record, snapshot
 from ..extensions import db

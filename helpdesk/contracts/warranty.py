@@ -2,7 +2,7 @@
 
 * A ticket of a client whose product is under warranty (``Client.warranty_until`` on or after the
   client's today) can be marked as a warranty defect by an agent or account manager; its work up
-  to the warranty's last day is then not billed (see :mod:`helpdesk.accounting.rules`). Unmarking
+  to the warranty's last day is then not billed (see :mod:`helpdesk.accounting.monthly`). Unmarking
   needs a reason; both are audited.
 * ``WARRANTY_OFFER_DAYS`` (30) days before the warranty's last day, the client's primary contacts
   and its account manager get the offer of a maintenance contract, once, in the client's language

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, case, extract, func, literal, or_, select
 
-from ..accounting.rules import month_bounds
+from ..accounting.periods import month_bounds
 from ..accounting.usage import month_utc_bounds, usage_many
 from ..extensions import db
 from ..models import (

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from ..accounting import usage as usage_module
 from ..accounting.ledger import billing_rules, entry_billing
-from ..accounting.rules import EntryRecord, compute_usage, period_of
+from ..accounting.monthly import EntryRecord, compute_usage
+from ..accounting.periods import period_of
 from ..models import Client, Ticket, utcnow
 
 
@@ -72,8 +73,7 @@ def cost_preview(client: Client, ticket: Ticket | None, kind: str, started_at: d
     period = period_of(started_at, client.timezone)
     billing = entry_billing(client, kind, started_at, minutes, rules=rules)
     state = usage_module.contract_state(client, period)
-    records = usage_module._records(usage_module._entry_rows([client.id], period), rules).get(
-        client.id, [])
+    records = usage_module.month_records({client.id: state}, period, rules).get(client.id, [])
     before = compute_usage(period, state, records, rules)
     extra = EntryRecord(
         kind=kind, started_at=started_at, billable_minutes=billing.billable_minutes,

@@ -132,6 +132,9 @@ class ClosedMonth(db.Model):
     period: Mapped[str] = mapped_column(String(7), unique=True)
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The month rules it was closed under (helpdesk.accounting.monthly.RULES_VERSION): months
+    #: closed before day-exact billing (version 1, the server default) keep their figures.
+    rules_version: Mapped[int] = mapped_column(Integer, default=2, server_default="1")
 
 
 class VisitStatus(StrEnum):

@@ -81,7 +81,7 @@ def hours_left(ticket: Ticket) -> str:
     """The client's package hours left this month ("3:15"), from the accounting rules."""
     if ticket.client is None:
         return "-"
-    from ..accounting.rules import period_of
+    from ..accounting.periods import period_of
     from ..accounting.usage import usage_for
     from ..models import utcnow
 

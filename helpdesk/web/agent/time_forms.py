@@ -29,7 +29,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ...accounting.rules import KINDS
+from ...accounting.tariff import KINDS
 from ...models import (
     utcnow,
 )

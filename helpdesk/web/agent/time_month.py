@@ -22,8 +22,8 @@ from ...accounting.ledger import (
     entries_needing_review,
     review_entry,
 )
-from ...accounting.rules import month_bounds, period_of
-from ...accounting.usage import month_entries
+from ...accounting.month_entries import month_entries
+from ...accounting.periods import month_bounds, period_of
 from ...auth.policy import (
     can_edit_time_entry,
     get_client_or_404,

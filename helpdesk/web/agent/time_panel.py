@@ -20,7 +20,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from ...accounting.rules import period_of
+from ...accounting.periods import period_of
 from ...accounting.timers import (
     running_timer,
 )

@@ -7,7 +7,7 @@ import io
 from flask import abort, g, jsonify, request, send_file
 from sqlalchemy import select
 
-from ...accounting.rules import month_bounds
+from ...accounting.periods import month_bounds
 from ...accounting.usage import usage_json
 from ...auth.policy import can_see_client_reports
 from ...extensions import db

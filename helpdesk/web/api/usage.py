@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import abort, g, jsonify, request
 
-from ...accounting.rules import month_bounds, period_of
+from ...accounting.periods import month_bounds, period_of
 from ...accounting.usage import usage_json
 from ...extensions import db
 from ...hardening.bounds import MONTH_PATTERN, check_month
@@ -53,6 +53,13 @@ _USAGE = {
     "total": _MONEY,
     "closed": {"type": "boolean", "description": "The month is closed (its figures are final)."},
 }
+#: Present only when it applies (so the usage of earlier months reads as it always did).
+_USAGE_OPTIONAL = {
+    "outside_contract_minutes": {
+        **_MINUTES, "description": "Minutes worked on days of the month no contract served (after "
+        "the contract's end, before its start), not in billable_minutes: charged at the "
+        "no-contract rate in no_contract_amount."},
+}
 document(
     "/clients/{client_id}/usage",
     {"get": {
@@ -80,7 +87,8 @@ document(
                         "$ref": "#/components/schemas/Error"}}}},
         },
     }},
-    {"Usage": {"type": "object", "properties": _USAGE, "required": list(_USAGE)}},
+    {"Usage": {"type": "object", "properties": {**_USAGE, **_USAGE_OPTIONAL},
+               "required": list(_USAGE)}},
 )
 
 

@@ -75,37 +75,42 @@ def contract_change() -> ResponseReturnValue:
     return _page(client, contract, today)
 
 
+def _package_change(operation):
+    """Guard, read the chosen package and call ``operation(user, contract, package, today)``.
+
+    Returns ((contract, package, result), None), or (None, the refusal page) when the form, the
+    user, the package or the change rules refuse; nothing is saved then.
+    """
+    contract, today, refused = _guard()
+    if refused is not None:
+        return None, refused
+    package = _package(request.form.get("package"))
+    if package is None:
+        return None, _refused(_("Choose a package."))
+    try:
+        result = operation(current_user._get_current_object(), contract, package, today)
+    except ContractChangeError as exc:
+        return None, _refused(str(exc))
+    return (contract, package, result), None
+
+
 @bp.post("/contract/upgrade")
 def contract_upgrade() -> ResponseReturnValue:
     """Step 1: the confirmation page with the month's figures after the upgrade."""
-    contract, today, refused = _guard()
+    done, refused = _package_change(selfservice.upgrade_preview)
     if refused is not None:
         return refused
-    package = _package(request.form.get("package"))
-    if package is None:
-        return _refused(_("Choose a package."))
-    try:
-        preview = selfservice.upgrade_preview(current_user._get_current_object(), contract,
-                                              package, today)
-    except ContractChangeError as exc:
-        return _refused(str(exc))
+    contract, _package_chosen, preview = done
     return render_template("portal/contract_upgrade_confirm.html", client=contract.client,
                            contract=contract, preview=preview, form=ActionForm())
 
 
 @bp.post("/contract/upgrade/confirm")
 def contract_upgrade_confirm() -> ResponseReturnValue:
-    contract, today, refused = _guard()
+    done, refused = _package_change(selfservice.self_upgrade)
     if refused is not None:
         return refused
-    package = _package(request.form.get("package"))
-    if package is None:
-        return _refused(_("Choose a package."))
-    try:
-        change = selfservice.self_upgrade(current_user._get_current_object(), contract,
-                                          package, today)
-    except ContractChangeError as exc:
-        return _refused(str(exc))
+    _contract, package, change = done
     db.session.commit()
     flash(_("Your contract is on %(package)s from %(date)s.", package=package.name,
             date=format_date(change.effective_date)), "info")
@@ -114,16 +119,10 @@ def contract_upgrade_confirm() -> ResponseReturnValue:
 
 @bp.post("/contract/downgrade")
 def contract_downgrade() -> ResponseReturnValue:
-    contract, today, refused = _guard()
+    done, refused = _package_change(selfservice.self_downgrade)
     if refused is not None:
         return refused
-    package = _package(request.form.get("package"))
-    if package is None:
-        return _refused(_("Choose a package."))
-    try:
-        selfservice.self_downgrade(current_user._get_current_object(), contract, package, today)
-    except ContractChangeError as exc:
-        return _refused(str(exc))
+    _contract, package, _change = done
     db.session.commit()
     flash(_("Your downgrade to %(package)s is planned for next month.", package=package.name),
           "info")
