@@ -17,13 +17,18 @@ from helpdesk.models import Role, TimeEntry
 from helpdesk.tickets.services import create_ticket
 from tests.test_browser_console import (  # noqa: F401  (fixtures)
     BELGRADE,
-    app_config,
     browser_page,
     live_server,
 )
 from tests.test_integrations_imports import logmein_csv, work_day
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def app_config():
+    # Previews and imports run in the web process's thread pool, as in production.
+    return {"SERVER_NAME": None, "IMPORT_BACKGROUND": True}
 
 
 def test_upload_map_fix_import_and_reupload(live_server, browser_page, factory, tmp_path):  # noqa: F811

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import current_app
+from flask_babel import force_locale
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -23,6 +24,7 @@ from ..extensions import db
 from ..models import Client, Package, TimeEntry, User, utcnow
 from .closing import close_month, unreviewed_count
 from .imports import ImportResult, import_cdr, import_logmein
+from .imports.reasons import reason_text
 from .ledger import LedgerError, add_adjustment, is_month_closed, open_period
 from .usage import usage_json
 
@@ -131,7 +133,7 @@ def _count_lines(path: Path) -> int:
 
 
 @contextmanager
-def _progress(path: Path, label: str) -> Iterator[Callable[[int], None] | None]:
+def _progress(path: Path, label: str) -> Iterator[Callable[..., None] | None]:
     """A progress bar over the file's lines for large files; None (no bar) for small ones."""
     lines = _count_lines(path)
     if lines < PROGRESS_MIN_LINES:
@@ -140,7 +142,7 @@ def _progress(path: Path, label: str) -> Iterator[Callable[[int], None] | None]:
     with click.progressbar(length=lines, label=label, file=sys.stderr) as bar:
         done = 0
 
-        def advance(line_no: int) -> None:
+        def advance(line_no: int, _result: object = None) -> None:
             nonlocal done
             step = min(line_no, lines) - done
             if step > 0:
@@ -172,17 +174,31 @@ def _history(file: Path, result: ImportResult, dry_run: bool, user: User | None,
 
 
 def _report(result: ImportResult, dry_run: bool) -> None:
+    with force_locale(current_app.config.get("DEFAULT_LANGUAGE") or "en"):
+        _report_rows(result)
+    _finish_report(result, dry_run)
+
+
+def _report_rows(result: ImportResult) -> None:
+    """The bad, unmatched and skipped rows, their reasons in the configured language."""
     for row in result.bad:
-        click.echo(f"bad row: {row}", err=True)
+        click.echo(f"bad row: line {row.line_no}: "
+                   f"{reason_text(row.code, row.params, row.message)}", err=True)
+    if result.rejected:
+        return
+    for title, rows in (("unmatched", result.unmatched), ("skipped", result.skipped),
+                        ("note", result.warnings)):
+        for row in rows:
+            click.echo(f"{title}: line {row.line_no} ({row.ref}): "
+                       f"{reason_text(row.code, row.params, row.message)}")
+
+
+def _finish_report(result: ImportResult, dry_run: bool) -> None:
     if result.rejected:
         db.session.rollback()
         raise click.ClickException(
             result.summary() + ". Fix the file, or import the rest with --skip-bad."
         )
-    for title, rows in (("unmatched", result.unmatched), ("skipped", result.skipped),
-                        ("note", result.warnings)):
-        for row in rows:
-            click.echo(f"{title}: {row}")
     if dry_run:
         db.session.rollback()
         click.echo("dry run, nothing saved: " + result.summary())

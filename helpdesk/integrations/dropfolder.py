@@ -23,7 +23,14 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Client, Role, User
 from ..notifications.once import send_once, unique_addresses
-from .imports import ImportRefused, default_mapping, file_hash, new_batch, run_import
+from .imports import (
+    ImportRefused,
+    default_mapping,
+    file_hash,
+    new_batch,
+    release_file,
+    run_import,
+)
 from .models import ImportBatch
 
 log = logging.getLogger(__name__)
@@ -83,6 +90,8 @@ def pick_up_file(source: str, path: Path) -> str:
     if result.rejected:
         batch.status = "failed"
     _mail_report(batch, path)
+    db.session.commit()
+    release_file(batch)  # the drop folder keeps the file (done/ or failed/), not the upload store
     db.session.commit()
     _move(path, path.parent / ("failed" if result.rejected else "done"))
     return result.summary()

@@ -26,6 +26,7 @@ from . import (
     Source,
     decoded_lines,
     localize,
+    row_error,
     split_errors,
     strict,
     zone,
@@ -273,7 +274,11 @@ def parse_calls(source: Source, tz: str | tzinfo, **options: Any) -> CdrImport:
 
 
 class _RowError(ValueError):
-    pass
+    """A bad row: the reason's code and parameters (see :mod:`.reasons`)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code, self.params = code, params
 
 
 class _CdrParser:
@@ -292,7 +297,7 @@ class _CdrParser:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield ParseError(line_no, f"unreadable CSV: {exc}")
+                yield row_error(line_no, "unreadable_csv", error=str(exc))
                 continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
@@ -307,7 +312,7 @@ class _CdrParser:
             try:
                 yield self._freepbx(line_no, row) if self.header else self._master(line_no, row)
             except _RowError as exc:
-                yield ParseError(line_no, str(exc))
+                yield row_error(line_no, exc.code, **exc.params)
 
     # -- layouts -------------------------------------------------------------------------
 
@@ -317,16 +322,15 @@ class _CdrParser:
             self.header.setdefault(name.strip().lower(), i)
         missing = [name for name in _FREEPBX_REQUIRED if name not in self.header]
         if missing:
-            return ParseError(line_no, f"the CDR header has no column {', '.join(missing)}")
+            return row_error(line_no, "cdr_header_missing", columns=", ".join(missing))
         return None
 
     def _extra_layout(self, row: list[str]) -> tuple[str, ...]:
         extra = len(row) - len(BASE_COLUMNS)
         if self.extra_columns is not None:
             if extra != len(self.extra_columns):
-                raise _RowError(
-                    f"{len(row)} fields; expected {len(BASE_COLUMNS) + len(self.extra_columns)}"
-                )
+                raise _RowError("cdr_field_count", count=len(row),
+                                expected=len(BASE_COLUMNS) + len(self.extra_columns))
             return self.extra_columns
         if extra in (0, 2, 3, 5):
             return {
@@ -339,10 +343,8 @@ class _CdrParser:
             first_extra = row[len(BASE_COLUMNS)].strip()
             single = "uniqueid" if _UNIQUEID_RE.match(first_extra) else "userfield"
             return (single,) if extra == 1 else (single, *NEW_COLUMNS)
-        raise _RowError(
-            f"{len(row)} fields; a Master.csv record has {len(BASE_COLUMNS)} to "
-            f"{len(BASE_COLUMNS) + len(OPTIONAL_COLUMNS)}"
-        )
+        raise _RowError("cdr_field_range", count=len(row), low=len(BASE_COLUMNS),
+                        high=len(BASE_COLUMNS) + len(OPTIONAL_COLUMNS))
 
     def _master(self, line_no: int, row: list[str]) -> CdrCall:
         names = (*BASE_COLUMNS, *self._extra_layout(row))
@@ -356,7 +358,7 @@ class _CdrParser:
         header = self.header or {}
         values = {name: row[i].strip() for name, i in header.items() if i < len(row)}
         if len(row) < len(header):
-            raise _RowError(f"{len(row)} fields where the header has {len(header)}")
+            raise _RowError("field_count", count=len(row), width=len(header))
         start = self._required_time(values, "calldate")
         duration = _count(values, "duration")
         billsec = _count(values, "billsec")
@@ -372,7 +374,7 @@ class _CdrParser:
     ) -> datetime:
         value = self._time(values, name, not_before)
         if value is None:
-            raise _RowError(f"{name} is empty")
+            raise _RowError("empty_value", column=name)
         return value
 
     def _time(
@@ -384,7 +386,7 @@ class _CdrParser:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise _RowError(f"{name} {text!r} is not a date (YYYY-MM-DD HH:MM:SS)") from None
+            raise _RowError("not_a_cdr_date", column=name, value=text) from None
         if parsed.tzinfo is not None:
             return parsed.astimezone(UTC)
         return localize(parsed, self.tz, not_before=not_before)
@@ -398,7 +400,7 @@ class _CdrParser:
         end: datetime,
     ) -> CdrCall:
         if end < start:
-            raise _RowError("the call ends before it starts")
+            raise _RowError("call_ends_before_start")
         sequence_text = values.get("sequence", "")
         sequence = _count(values, "sequence") if sequence_text else None
         text = {name: values.get(name, "") for name in _TEXT_FIELDS}
@@ -417,5 +419,5 @@ class _CdrParser:
 def _count(values: dict[str, str], name: str) -> int:
     text = values.get(name, "")
     if not (text.isascii() and text.isdigit()):
-        raise _RowError(f"{name} {text!r} is not a whole number of seconds")
+        raise _RowError("not_seconds", column=name, value=text)
     return int(text)

@@ -13,7 +13,7 @@ from ...extensions import db
 from ...models import EntryKind, EntrySource, User
 from ..importers import ParseError
 from ..importers.cdr import CdrCall, iter_calls, support_calls
-from ..ledger import log_entry_once
+from ..ledger import entry_billing, log_entry_once
 from ..rules import period_of
 from .matching import _batches, _default_tz, _known_refs, _Matcher, _ticket_of
 from .results import (
@@ -23,6 +23,8 @@ from .results import (
     Progress,
     ReportedRow,
     RowOutcome,
+    _bad_outcomes,
+    _duplicate,
     _skip,
     _stored,
 )
@@ -48,6 +50,7 @@ def import_cdr(
     user: User | None = None,
     progress: Progress | None = None,
     fixes: Mapping[int, Fix] | None = None,
+    write: bool = True,
 ) -> ImportResult:
     """Import an Asterisk ``Master.csv``: answered calls between a support extension
     (``SUPPORT_EXTENSIONS``, and every staff member's ``extension``) and a contact's number
@@ -69,8 +72,7 @@ def import_cdr(
         ]
         if result.bad:
             result.rejected = True
-            for error in result.bad:
-                result.outcome(RowOutcome(error.line_no, "", "bad", error.message))
+            _bad_outcomes(result)
             return result
 
     matcher = _Matcher()
@@ -91,11 +93,11 @@ def import_cdr(
         result.rows += len(support)
         known = _known_refs(EntrySource.CDR, [_call_ref(s.call) for s in support])
         for call in support:
-            _import_call(call, result, matcher, known, user, fixes.get(call.call.line_no))
+            _import_call(call, result, matcher, known, user, fixes.get(call.call.line_no),
+                         write)
         if progress:
-            progress(batch[-1].line_no)
-    for error in result.bad:
-        result.outcome(RowOutcome(error.line_no, "", "bad", error.message))
+            progress(batch[-1].line_no, result)
+    _bad_outcomes(result)
     result.outcomes.sort(key=lambda o: o.line_no)
     if result.bad and not total_seen:
         result.rejected = True
@@ -103,7 +105,7 @@ def import_cdr(
 
 
 def _import_call(support: Any, result: ImportResult, matcher: _Matcher, known: set[str],
-                 user: User | None, fix: Fix | None) -> None:
+                 user: User | None, fix: Fix | None, write: bool = True) -> None:
     call: CdrCall = support.call
     ref = _call_ref(call)
     number = support.raw_number or "(withheld)"
@@ -112,8 +114,7 @@ def _import_call(support: Any, result: ImportResult, matcher: _Matcher, known: s
                      minutes=call.billsec // 60)
     result.outcome(row)
     if ref in known:
-        result.duplicates += 1
-        row.state, row.message = "duplicate", "already imported"
+        _duplicate(result, row)
         return
     ticket = None
     if fix is not None:
@@ -126,35 +127,42 @@ def _import_call(support: Any, result: ImportResult, matcher: _Matcher, known: s
         if client_id is None and ticket is not None and ticket.client_id is not None:
             client_id = ticket.client_id
     if client_id is None:
-        message = f"no contact with number {number}"
-        row.state, row.message = "unmatched", message
-        result.unmatched.append(ReportedRow(call.line_no, ref, message))
+        row.say("unmatched", "no_contact_number", number=number)
+        result.unmatched.append(ReportedRow.of(call.line_no, ref, "no_contact_number",
+                                               number=number))
         return
     row.client_id = client_id
     if call.billsec <= 0:
-        _skip(result, row, "no talk time")
+        _skip(result, row, "no_talk_time")
         return
     client = matcher.client(client_id)
     started_at = call.answer or call.start
     period = period_of(started_at, client.timezone)
     if matcher.month_closed(period):
-        _skip(result, row, f"{period} is closed: add an adjustment instead")
+        _skip(result, row, "month_closed", period=period)
         return
     agent = (matcher.agents_by_extension.get(support.extension)
              or matcher.agents_by_phone.get(support.extension))
     if agent is None:
-        result.warnings.append(ReportedRow(
-            call.line_no, ref,
-            f"extension {support.extension} is no user's: imported without an agent"))
+        result.warnings.append(ReportedRow.of(call.line_no, ref, "extension_unknown",
+                                              extension=support.extension))
     direction = "from" if support.direction == "in" else "to"
     note = f"Call {direction} {support.raw_number}, extension {support.extension}"
     if contact:
         note += f" ({contact})"
+    ended_at = started_at + timedelta(seconds=call.billsec)
+    oncall = matcher.has_oncall(client, started_at)
+    if not write:
+        billing = entry_billing(client, EntryKind.PHONE, started_at, ended_at, oncall=oncall,
+                                rules=matcher.rules)
+        known.add(ref)
+        _stored(result, row, billing, matcher, client, started_at, ticket, agent)
+        return
     entry = log_entry_once(
         client=client, kind=EntryKind.PHONE, started_at=started_at,
-        ended_at=started_at + timedelta(seconds=call.billsec), agent=agent,
+        ended_at=ended_at, agent=agent,
         source=EntrySource.CDR, external_ref=ref, note=note, user=user, actor="import",
-        oncall=matcher.has_oncall(client, started_at), ticket=ticket,
+        oncall=oncall, ticket=ticket,
     )
     known.add(ref)
     _stored(result, row, entry, matcher, client, started_at, ticket, agent)

@@ -25,7 +25,7 @@ from ...models import (
     TimeEntry,
     User,
 )
-from ..ledger import client_has_oncall, is_month_closed
+from ..ledger import billing_rules, client_has_oncall, is_month_closed
 from .results import Fix, ImportResult, ReportedRow, ticket_numbers
 
 #: Rows written between progress reports and duplicate look-ups.
@@ -71,6 +71,11 @@ class _Matcher:
         self.clients: dict[int, Client] = {}
         self.oncall: dict[tuple[int, date], bool] = {}
         self.closed: dict[str, bool] = {}
+        self.tickets: dict[int, Ticket | None] = {}
+        self.open_tickets: dict[int, list[tuple[int, datetime, datetime]]] = {}
+        self.day_tickets: dict[tuple[int, date], int | None] = {}
+        #: The billing rules, read once (a preview bills every row without writing it).
+        self.rules = billing_rules()
 
     def client(self, client_id: int) -> Client:
         if client_id not in self.clients:
@@ -98,7 +103,9 @@ class _Matcher:
         return self.oncall[key]
 
     def ticket(self, number: int) -> Ticket | None:
-        return db.session.scalar(select(Ticket).where(Ticket.number == number))
+        if number not in self.tickets:
+            self.tickets[number] = db.session.scalar(select(Ticket).where(Ticket.number == number))
+        return self.tickets[number]
 
     def fixed(self, fix: Fix) -> tuple[int | None, Ticket | None]:
         """The client and ticket a person chose for a row."""
@@ -111,16 +118,25 @@ class _Matcher:
         """The client's open ticket active on the entry's local day (the latest), if any."""
         local = ZoneInfo(client.timezone)
         day = started_at.astimezone(local).date()
-        day_start = datetime.combine(day, time(), local).astimezone(UTC)
-        day_end = day_start + timedelta(days=1)
-        return db.session.scalar(
-            select(Ticket.id).where(
-                Ticket.client_id == client.id,
-                Ticket.status.in_([str(s) for s in OPEN_STATUSES]),
-                Ticket.created_at < day_end,
-                Ticket.last_activity_at >= day_start,
-            ).order_by(Ticket.last_activity_at.desc(), Ticket.id.desc()).limit(1)
-        )
+        key = (client.id, day)
+        if key not in self.day_tickets:
+            day_start = datetime.combine(day, time(), local).astimezone(UTC)
+            day_end = day_start + timedelta(days=1)
+            self.day_tickets[key] = next(
+                (ticket_id for ticket_id, created_at, active_at in self._open_tickets(client.id)
+                 if created_at < day_end and active_at >= day_start), None)
+        return self.day_tickets[key]
+
+    def _open_tickets(self, client_id: int) -> list[tuple[int, datetime, datetime]]:
+        """The client's open tickets, latest activity first (one query per client)."""
+        if client_id not in self.open_tickets:
+            self.open_tickets[client_id] = [tuple(row) for row in db.session.execute(
+                select(Ticket.id, Ticket.created_at, Ticket.last_activity_at).where(
+                    Ticket.client_id == client_id,
+                    Ticket.status.in_([str(s) for s in OPEN_STATUSES]),
+                ).order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
+            )]
+        return self.open_tickets[client_id]
 
     def month_closed(self, period: str) -> bool:
         if period not in self.closed:
@@ -164,11 +180,11 @@ def _ticket_of(matcher: _Matcher, texts: Sequence[str], client_id: int | None,
     for number in ticket_numbers(*texts):
         ticket = matcher.ticket(number)
         if ticket is None:
-            result.warnings.append(ReportedRow(line_no, ref, f"no ticket #{number}"))
+            result.warnings.append(ReportedRow.of(line_no, ref, "no_ticket", number=number))
             continue
         if client_id is not None and ticket.client_id not in (None, client_id):
-            result.warnings.append(ReportedRow(
-                line_no, ref, f"ticket #{number} is another client's: not tied to it"))
+            result.warnings.append(ReportedRow.of(line_no, ref, "other_clients_ticket",
+                                                  number=number))
             continue
         return ticket
     return None

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...models import Client, Ticket, TimeEntry, User
 from ..importers import ParseError
+from ..importers.reasons import english
+from ..rules import EntryBilling
 
 if TYPE_CHECKING:
     from .matching import _Matcher
@@ -26,11 +28,20 @@ class ReportedRow:
     line_no: int
     ref: str
     message: str
+    #: The reason's code and parameters (:mod:`..importers.reasons`), for a translated text.
+    code: str = ""
+    params: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, line_no: int, ref: str, code: str, **params: Any) -> ReportedRow:
+        return cls(line_no, ref, english(code, params), code, params)
 
     def __str__(self) -> str:
         return f"line {self.line_no} ({self.ref}): {self.message}"
 
-
+    def as_dict(self) -> dict[str, Any]:
+        return {"line_no": self.line_no, "ref": self.ref, "message": self.message,
+                "code": self.code, "params": self.params or {}}
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,14 @@ class RowOutcome:
     entry_id: int | None = None
     agent_id: int | None = None
     fixed: bool = False
+    #: The reason's code and parameters (``message`` is its English text).
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def say(self, state: str, code: str, **params: Any) -> None:
+        """Set the state and its reason."""
+        self.state, self.code, self.params = state, code, params
+        self.message = english(code, params)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -113,29 +132,43 @@ class ImportResult:
         )
 
 
-#: Called with the line of the file reached, after each batch of rows.
-Progress = Callable[[int], None]
+#: Called after each batch of rows with the line of the file reached and the result so far.
+Progress = Callable[[int, "ImportResult"], None]
 
 
-def _skip(result: ImportResult, row: RowOutcome, message: str) -> None:
-    row.state, row.message = "skipped", message
-    result.skipped.append(ReportedRow(row.line_no, row.ref, message))
+def _skip(result: ImportResult, row: RowOutcome, code: str, **params: Any) -> None:
+    row.say("skipped", code, **params)
+    result.skipped.append(ReportedRow.of(row.line_no, row.ref, code, **params))
 
 
-def _stored(result: ImportResult, row: RowOutcome, entry: TimeEntry | None, matcher: _Matcher,
-            client: Client, started_at: datetime, ticket: Ticket | None,
+def _bad_outcomes(result: ImportResult) -> None:
+    for error in result.bad:
+        row = RowOutcome(error.line_no, "", "bad", error.message)
+        row.code, row.params = error.code, dict(error.params or {})
+        result.outcome(row)
+
+
+def _duplicate(result: ImportResult, row: RowOutcome) -> None:
+    result.duplicates += 1
+    row.say("duplicate", "duplicate")
+
+
+def _stored(result: ImportResult, row: RowOutcome, entry: TimeEntry | EntryBilling | None,
+            matcher: _Matcher, client: Client, started_at: datetime, ticket: Ticket | None,
             agent: User | None) -> None:
+    """Count a row imported (an entry) or, in a preview, that would be (its billing)."""
     if entry is None:
-        result.duplicates += 1
-        row.state, row.message = "duplicate", "already imported"
+        _duplicate(result, row)
         return
     result.created += 1
     result.created_minutes += entry.billable_minutes
-    result.entry_ids.append(entry.id)
-    row.state, row.entry_id, row.minutes = "imported", entry.id, entry.billable_minutes
+    row.state, row.minutes = "imported", entry.billable_minutes
+    if isinstance(entry, TimeEntry):
+        result.entry_ids.append(entry.id)
+        row.entry_id = entry.id
     row.agent_id = agent.id if agent else None
     if entry.out_of_hours:
-        row.message = "out of hours"
+        row.say("imported", "out_of_hours")
     if ticket is not None:
         row.ticket_id = ticket.id
     else:

@@ -8,9 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ...models import EntryKind, EntrySource, User
-from ..importers import ParseError
+from ..importers import ParseError, row_error
 from ..importers.logmein import LogmeinSession, iter_sessions
-from ..ledger import log_entry_once
+from ..ledger import entry_billing, log_entry_once
 from ..rules import period_of
 from .columns import LogmeinColumns
 from .matching import _batches, _default_tz, _known_refs, _Matcher, _name_key, _ticket_of
@@ -21,6 +21,8 @@ from .results import (
     Progress,
     ReportedRow,
     RowOutcome,
+    _bad_outcomes,
+    _duplicate,
     _skip,
     _stored,
 )
@@ -45,6 +47,7 @@ def import_logmein(
     progress: Progress | None = None,
     columns: LogmeinColumns | None = None,
     fixes: Mapping[int, Fix] | None = None,
+    write: bool = True,
 ) -> ImportResult:
     """Import a LogMeIn Rescue session report as remote-session entries (see the module doc).
 
@@ -52,6 +55,7 @@ def import_logmein(
     then ``Name`` holding the company); ``duration_column`` is the time billed (``Work Time``:
     not the waiting). ``columns`` (a saved mapping) names every column instead, the ticket and
     notes columns included. ``progress`` is called with the file line reached after each batch.
+    ``write=False`` is the preview: every row is matched and billed, nothing is written.
     """
     if columns is None:
         columns = LogmeinColumns(customer=tuple(customer_columns), work_time=duration_column)
@@ -76,8 +80,7 @@ def import_logmein(
         result.bad = [e for e in iter_sessions(source, tz, **options) if isinstance(e, ParseError)]
         if result.bad:
             result.rejected = True
-            for error in result.bad:
-                result.outcome(RowOutcome(error.line_no, "", "bad", error.message))
+            _bad_outcomes(result)
             return result
 
     matcher = _Matcher()
@@ -89,11 +92,10 @@ def import_logmein(
         timed = _known_refs(EntrySource.TIMER, ids)
         for session in batch:
             _import_session(session, result, matcher, known, timed, columns, user,
-                            fixes.get(session.line_no))
+                            fixes.get(session.line_no), write)
         if progress:
-            progress(batch[-1].line_no)
-    for error in result.bad:
-        result.outcome(RowOutcome(error.line_no, "", "bad", error.message))
+            progress(batch[-1].line_no, result)
+    _bad_outcomes(result)
     result.outcomes.sort(key=lambda o: o.line_no)
     if result.bad and not result.rows:
         result.rejected = True
@@ -115,9 +117,8 @@ def _checked(
             names = {_name_key(name) for name in item.raw}
             missing = [c for c in extra_columns if _name_key(c) not in names]
             if missing:
-                result.bad.append(ParseError(
-                    1, f"the header has no column {', '.join(map(repr, missing))}"
-                ))
+                result.bad.append(row_error(
+                    1, "mapped_column_missing", columns=", ".join(map(repr, missing))))
                 return
             header_checked = True
         result.rows += 1
@@ -140,6 +141,7 @@ def _import_session(
     columns: LogmeinColumns,
     user: User | None,
     fix: Fix | None,
+    write: bool = True,
 ) -> None:
     ref = session.session_id
     line = session.line_no
@@ -148,14 +150,12 @@ def _import_session(
     row = RowOutcome(line, ref, "", customer=shown, minutes=session.billable_seconds // 60)
     result.outcome(row)
     if ref in known:
-        result.duplicates += 1
-        row.state, row.message = "duplicate", "already imported"
+        _duplicate(result, row)
         return
     if ref in timed:
         result.duplicates += 1
-        message = "already recorded with the console timer: not billed twice"
-        row.state, row.message = "duplicate", message
-        result.warnings.append(ReportedRow(line, ref, message))
+        row.say("duplicate", "timer_duplicate")
+        result.warnings.append(ReportedRow.of(line, ref, "timer_duplicate"))
         return
     texts = [_column(session.raw, c) for c in (columns.ticket, *columns.notes) if c]
     if fix is not None:
@@ -170,29 +170,33 @@ def _import_session(
         if client_id is None and ticket is not None and ticket.client_id is not None:
             client_id = ticket.client_id
     if client_id is None:
-        message = f"no client for {shown!r}"
-        row.state, row.message = "unmatched", message
-        result.unmatched.append(ReportedRow(line, ref, message))
+        row.say("unmatched", "no_client", customer=shown)
+        result.unmatched.append(ReportedRow.of(line, ref, "no_client", customer=shown))
         return
     row.client_id = client_id
     if session.end is None:
-        _skip(result, row, "the session is still open: import it once it has ended")
+        _skip(result, row, "session_open")
         return
     if session.billable_seconds <= 0:
-        _skip(result, row, "no work time")
+        _skip(result, row, "no_work_time")
         return
     client = matcher.client(client_id)
     period = period_of(session.start, client.timezone)
     if matcher.month_closed(period):
-        _skip(result, row, f"{period} is closed: add an adjustment instead")
+        _skip(result, row, "month_closed", period=period)
         return
     agent = matcher.agents_by_email.get(session.technician_email.strip().lower())
     if agent is None:
         who = session.technician_email or session.technician_name or "(none)"
-        result.warnings.append(ReportedRow(
-            line, ref, f"technician {who} is not a user: imported without an agent"
-        ))
+        result.warnings.append(ReportedRow.of(line, ref, "technician_unknown", who=who))
     ended_at = session.start + timedelta(seconds=session.billable_seconds)
+    oncall = matcher.has_oncall(client, session.start)
+    if not write:
+        billing = entry_billing(client, EntryKind.REMOTE, session.start, ended_at, oncall=oncall,
+                                rules=matcher.rules)
+        known.add(ref)
+        _stored(result, row, billing, matcher, client, session.start, ticket, agent)
+        return
     local = ZoneInfo(client.timezone)
     note = (
         f"LogMeIn session {ref}: {session.start.astimezone(local):%H:%M}"
@@ -204,7 +208,7 @@ def _import_session(
     entry = log_entry_once(
         client=client, kind=EntryKind.REMOTE, started_at=session.start, ended_at=ended_at,
         agent=agent, source=EntrySource.LOGMEIN, external_ref=ref, note=note, user=user,
-        actor="import", oncall=matcher.has_oncall(client, session.start), ticket=ticket,
+        actor="import", oncall=oncall, ticket=ticket,
     )
     known.add(ref)
     _stored(result, row, entry, matcher, client, session.start, ticket, agent)

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...accounting.imports.reasons import row_reason
 from ...auth.policy import require_roles
 from ...extensions import db
 from ...integrations import imports as service
@@ -65,15 +66,15 @@ def imports():
                     batch = service.new_batch(
                         content, form.file.data.filename, form.source.data, user=current_user,
                         mapping=mapping, skip_bad=form.skip_bad.data)
-                    service.preview(batch, current_user)
                 except service.ImportRefused as exc:
                     db.session.rollback()
                     form.file.errors.append(str(exc))
                 else:
                     db.session.commit()
+                    service.submit(batch.id)  # the preview runs in the background
                     return redirect(url_for(".import_batch", batch_id=batch.id))
-    history = db.session.scalars(select(ImportBatch).where(ImportBatch.status != "preview")
-                                 .order_by(ImportBatch.id.desc()).limit(50)).all()
+    history = db.session.scalars(select(ImportBatch).where(
+        ImportBatch.status.not_in(service.OPEN)).order_by(ImportBatch.id.desc()).limit(50)).all()
     mappings = db.session.scalars(select(ImportMapping).order_by(
         ImportMapping.source, ImportMapping.name)).all()
     return render_template("integrations/imports.html", form=form, history=history,
@@ -105,10 +106,14 @@ def import_batch(batch_id: int):
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
+    warnings = [w if isinstance(w, str) else f"{_('line')} {w['line_no']} ({w['ref']}): "
+                f"{row_reason(w)}" for w in (batch.report or {}).get("warnings", [])]
     return render_template(
         "integrations/import_batch.html", batch=batch, rows=rows, names=names, tickets=tickets,
         fix_forms=fix_forms, action=ActionForm(), suggestions=suggestions, counts=counts,
         who=db.session.get(User, batch.user_id) if batch.user_id else None,
+        reasons={r["line_no"]: row_reason(r) for r in rows}, warnings=warnings,
+        working=batch.status in service.WORKING, progress=service.progress_of(batch),
     )
 
 
@@ -141,13 +146,14 @@ def import_fix(batch_id: int):
             return redirect(url_for(".import_batch", batch_id=batch.id))
     try:
         service.set_fix(batch, int(line), client_id=client_id, ticket_id=ticket_id,
-                        user=current_user)
+                        user=current_user, recompute=False)
     except service.ImportRefused as exc:
         db.session.rollback()
         flash(str(exc), "error")
     else:
         db.session.commit()
         flash(_("Line %(line)s: match saved.", line=line), "success")
+        service.submit(batch.id)  # the preview is redone in the background
     return redirect(url_for(".import_batch", batch_id=batch.id) + f"#line-{line}")
 
 
@@ -157,17 +163,13 @@ def import_run(batch_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        result = service.run_import(batch, current_user)
+        service.request_import(batch)
     except service.ImportRefused as exc:
         db.session.rollback()
         flash(str(exc), "error")
     else:
         db.session.commit()
-        if result.rejected:
-            flash(_("Nothing imported: the file has bad rows."), "error")
-        else:
-            flash(_("Imported: %(count)s entries, %(minutes)s billable minutes.",
-                    count=result.created, minutes=result.created_minutes), "success")
+        service.submit(batch.id)  # the import runs in the background; the page shows it
     target = url_for(".import_batch", batch_id=batch.id)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(redirect=target)
