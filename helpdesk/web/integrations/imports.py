@@ -24,6 +24,8 @@ from . import bp
 from .forms import ActionForm, FixForm, MappingForm, UploadForm
 
 IMPORT_ROLES = (Role.ADMIN, Role.ACCOUNT_MANAGER)
+#: Rows of a preview shown per page.
+PAGE_ROWS = 200
 LOGMEIN_FIELDS = ("customer", "technician", "technician_name", "start", "end", "work_time",
                   "session_id", "notes", "ticket")
 
@@ -91,7 +93,16 @@ def _fix_form(row: dict[str, Any], clients: list[Client]) -> FixForm:
 @bp.route("/imports/<int:batch_id>")
 def import_batch(batch_id: int):
     batch = _batch_or_404(batch_id)
-    rows = (batch.report or {}).get("rows", [])
+    all_rows = (batch.report or {}).get("rows", [])
+    counts: dict[str, int] = {}
+    for r in all_rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    # A large file is shown a page of rows at a time, optionally one state only.
+    state = request.args.get("state", "")
+    shown = [r for r in all_rows if r["state"] == state] if state in counts else all_rows
+    pages = max(1, -(-len(shown) // PAGE_ROWS))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = shown[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
     clients = db.session.scalars(select(Client).where(Client.archived_at.is_(None))
                                  .order_by(Client.name)).all()
     names = {c.id: c.name for c in clients}
@@ -103,9 +114,6 @@ def import_batch(batch_id: int):
                                                                  "skipped")}
     suggestions = db.session.scalars(select(TicketSuggestion).where(
         TicketSuggestion.batch_id == batch.id).order_by(TicketSuggestion.id)).all()
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
     warnings = [w if isinstance(w, str) else f"{_('line')} {w['line_no']} ({w['ref']}): "
                 f"{row_reason(w)}" for w in (batch.report or {}).get("warnings", [])]
     return render_template(
@@ -114,6 +122,7 @@ def import_batch(batch_id: int):
         who=db.session.get(User, batch.user_id) if batch.user_id else None,
         reasons={r["line_no"]: row_reason(r) for r in rows}, warnings=warnings,
         working=batch.status in service.WORKING, progress=service.progress_of(batch),
+        page=page, pages=pages, state=state if state in counts else "",
     )
 
 
