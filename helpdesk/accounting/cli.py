@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import current_app
-from flask_babel import force_locale
 from flask.cli import AppGroup
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from ..extensions import db

@@ -26,11 +26,11 @@ The parts: :mod:`.results` (row outcomes and totals), :mod:`.columns` (saved map
 from __future__ import annotations
 
 from .calls import import_cdr
-from .columns import LogmeinColumns
+from .columns import CdrColumns, LogmeinColumns
 from .results import Fix, ImportResult, ReportedRow, RowOutcome, ticket_numbers
 from .sessions import import_logmein
 
 __all__ = [
-    "Fix", "ImportResult", "LogmeinColumns", "ReportedRow", "RowOutcome", "import_cdr",
+    "CdrColumns", "Fix", "ImportResult", "LogmeinColumns", "ReportedRow", "RowOutcome", "import_cdr",
     "import_logmein", "ticket_numbers",
 ]

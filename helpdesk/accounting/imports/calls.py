@@ -15,6 +15,7 @@ from ..importers import ParseError
 from ..importers.cdr import CdrCall, iter_calls, support_calls
 from ..ledger import entry_billing, log_entry_once
 from ..rules import period_of
+from .columns import CdrColumns
 from .matching import _batches, _default_tz, _known_refs, _Matcher, _ticket_of
 from .results import (
     FileSource,
@@ -51,10 +52,12 @@ def import_cdr(
     progress: Progress | None = None,
     fixes: Mapping[int, Fix] | None = None,
     write: bool = True,
+    columns: CdrColumns | None = None,
 ) -> ImportResult:
     """Import an Asterisk ``Master.csv``: answered calls between a support extension
     (``SUPPORT_EXTENSIONS``, and every staff member's ``extension``) and a contact's number
-    become phone entries of their talk time, for the agent with that extension."""
+    become phone entries of their talk time, for the agent with that extension. ``columns``
+    (a saved mapping) reads another CSV export by its headers; ``write=False`` is the preview."""
     cfg = current_app.config
     tz = _default_tz(tz)
     matcher_extensions = set(db.session.scalars(
@@ -63,11 +66,12 @@ def import_cdr(
     extensions += sorted(e for e in matcher_extensions if e not in extensions)
     country_code = country_code or cfg.get("PHONE_COUNTRY_CODE", "381")
     fixes = fixes or {}
+    mapped = columns.parser_columns() if columns is not None else None
     result = ImportResult(source=EntrySource.CDR.value)
 
     if not skip_bad:
         result.bad = [
-            e for e in iter_calls(source, tz, encoding=encoding, collect_errors=True)
+            e for e in iter_calls(source, tz, encoding=encoding, collect_errors=True, columns=mapped)
             if isinstance(e, ParseError)
         ]
         if result.bad:
@@ -78,7 +82,7 @@ def import_cdr(
     matcher = _Matcher()
 
     def calls() -> Iterator[CdrCall]:
-        for item in iter_calls(source, tz, encoding=encoding, collect_errors=True):
+        for item in iter_calls(source, tz, encoding=encoding, collect_errors=True, columns=mapped):
             if isinstance(item, ParseError):
                 result.bad.append(item)
             else:
@@ -123,7 +127,8 @@ def _import_call(support: Any, result: ImportResult, matcher: _Matcher, known: s
     else:
         client_id = (matcher.by_phone.get(support.external_number)
                      if support.external_number else None)
-        ticket = _ticket_of(matcher, [call.userfield], client_id, result, call.line_no, ref)
+        ticket = _ticket_of(matcher, [call.ticket, call.userfield], client_id, result,
+                           call.line_no, ref)
         if client_id is None and ticket is not None and ticket.client_id is not None:
             client_id = ticket.client_id
     if client_id is None:

@@ -47,3 +47,37 @@ class LogmeinColumns:
         return {"start": self.start, "end": self.end, "session_id": self.session_id,
                 "technician_name": self.technician_name, "technician_email": self.technician}
 
+
+
+@dataclass(frozen=True)
+class CdrColumns:
+    """Which header of a CSV call export holds each field; all empty: Asterisk's ``Master.csv``
+    (no header) or FreePBX's export (its own header), recognised as before."""
+
+    src: str = ""
+    dst: str = ""
+    start: str = ""
+    answer: str = ""
+    end: str = ""
+    duration: str = ""
+    billsec: str = ""
+    uniqueid: str = ""
+    disposition: str = ""
+    notes: str = ""
+    ticket: str = ""
+
+    FIELDS = ("src", "dst", "start", "answer", "end", "duration", "billsec", "uniqueid",
+              "disposition", "notes", "ticket")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> CdrColumns:
+        data = data or {}
+        return cls(**{name: str(data.get(name) or "").strip() for name in cls.FIELDS})
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def parser_columns(self) -> dict[str, str] | None:
+        """Field -> header for the parser; None when nothing is mapped."""
+        mapped = {name: value for name, value in self.as_dict().items() if value}
+        return mapped or None

@@ -24,7 +24,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
-from ...accounting.imports import Fix, ImportResult, LogmeinColumns, import_cdr, import_logmein
+from ...accounting.imports import (
+    CdrColumns,
+    Fix,
+    ImportResult,
+    LogmeinColumns,
+    import_cdr,
+    import_logmein,
+)
 from ...accounting.ledger import LedgerError, delete_entry
 from ...audit_log.record import record
 from ...extensions import db
@@ -130,6 +137,7 @@ def _run(batch: ImportBatch, user: User | None, progress=None, *, write: bool) -
         source, tz=options.get("timezone") or None, extensions=extensions or None,
         outside_line_prefix=options.get("outside_prefix", ""), skip_bad=batch.skip_bad,
         user=user, progress=progress, fixes=_fixes(batch), write=write,
+        columns=CdrColumns.from_dict(options),
     )
 
 

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...accounting.imports import CdrColumns
 from ...accounting.imports.reasons import row_reason
 from ...auth.policy import require_roles
 from ...extensions import db
@@ -28,6 +29,7 @@ IMPORT_ROLES = (Role.ADMIN, Role.ACCOUNT_MANAGER)
 PAGE_ROWS = 200
 LOGMEIN_FIELDS = ("customer", "technician", "technician_name", "start", "end", "work_time",
                   "session_id", "notes", "ticket")
+CDR_FIELDS = CdrColumns.FIELDS
 
 
 def _may_import() -> None:
@@ -244,6 +246,8 @@ def mapping_edit(mapping_id: int | None = None):
             form.name.data, form.source.data = mapping.name, mapping.source
             form.is_default.data = mapping.is_default
             for name, value in (mapping.columns or {}).items():
+                if mapping.source == "cdr" and name in CDR_FIELDS:
+                    name = f"cdr_{name}"
                 if hasattr(form, name) and name not in ("name", "source"):
                     getattr(form, name).data = ", ".join(value) if isinstance(value, list) \
                         else value
@@ -272,9 +276,17 @@ def mapping_edit(mapping_id: int | None = None):
 def _columns(form: MappingForm) -> dict[str, Any] | None:
     """The mapping's columns from the form, or None after marking the missing ones."""
     if form.source.data == "cdr":
-        return {"extensions": form.extensions.data.strip(),
-                "outside_prefix": form.outside_prefix.data.strip(),
-                "timezone": form.timezone.data.strip()}
+        columns = {name: (getattr(form, f"cdr_{name}").data or "").strip()
+                   for name in CDR_FIELDS}
+        if any(columns.values()):  # a CSV export read by its headers: these are needed
+            needed = [n for n in ("src", "dst", "start", "billsec") if not columns[n]]
+            for name in needed:
+                getattr(form, f"cdr_{name}").errors.append(_("This column is needed."))
+            if needed:
+                return None
+        return {**columns, "extensions": (form.extensions.data or "").strip(),
+                "outside_prefix": (form.outside_prefix.data or "").strip(),
+                "timezone": (form.timezone.data or "").strip()}
     columns: dict[str, Any] = {}
     for name in LOGMEIN_FIELDS:
         value = (getattr(form, name).data or "").strip()
