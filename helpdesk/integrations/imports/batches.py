@@ -191,7 +191,7 @@ def set_fix(batch: ImportBatch, line_no: int, *, client_id: int | None,
     """Choose the client or the ticket of one row of a previewed file; the preview is redone
     now, or (``recompute=False``) queued for a worker."""
     if not claim(batch, (PREVIEW,), QUEUED):
-        raise ImportRefused("this file is imported already")
+        raise _refusal(batch)
     fixes = dict(batch.fixes or {})
     if client_id is None and ticket_id is None:
         fixes.pop(str(line_no), None)
@@ -208,15 +208,22 @@ def request_import(batch: ImportBatch) -> None:
     if (batch.report or {}).get("rejected"):
         raise ImportRefused("the file has bad rows: nothing can be imported")
     if not claim(batch, (PREVIEW,), IMPORT_QUEUED):
-        raise ImportRefused("this file is imported already")
+        raise _refusal(batch)
 
 
 def run_import(batch: ImportBatch, user: User | None,
                checkpoint: Checkpoint = None) -> ImportResult:
     """Import the file now (once: a second click or tab is refused); suggestions are recorded."""
     if not claim(batch, (QUEUED, PREVIEW, IMPORT_QUEUED), RUNNING):
-        raise ImportRefused("this file is imported already")
+        raise _refusal(batch)
     return execute_import(batch, user, checkpoint)
+
+
+def _refusal(batch: ImportBatch) -> ImportRefused:
+    """Why a claim failed: the work is under way, or the file is past its preview."""
+    if batch.status in WORKING:
+        return ImportRefused("this file is being read or imported: wait for it to finish")
+    return ImportRefused("this file is imported already")
 
 
 def execute_import(batch: ImportBatch, user: User | None,
@@ -301,8 +308,7 @@ def progress_of(batch: ImportBatch) -> dict[str, Any]:
 def undo(batch: ImportBatch, user: User | None) -> int:
     """Remove the entries an import created (all, or none when one is in a closed month); a
     failed import's entries too."""
-    if batch.status not in (IMPORTED, FAILED) or not (batch.status == IMPORTED
-                                                      or batch.entry_ids):
+    if not (batch.status == IMPORTED or (batch.status == FAILED and batch.entry_ids)):
         raise ImportRefused("only an import can be undone")
     removed = 0
     db.session.execute(delete(TicketSuggestion).where(TicketSuggestion.batch_id == batch.id))

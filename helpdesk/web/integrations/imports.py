@@ -165,7 +165,10 @@ def import_fix(batch_id: int):
         db.session.commit()
         flash(_("Line %(line)s: match saved.", line=line), "success")
         service.submit(batch.id)  # the preview is redone in the background
-    return redirect(url_for(".import_batch", batch_id=batch.id) + f"#line-{line}")
+    lines = [r["line_no"] for r in (batch.report or {}).get("rows", [])]
+    page = lines.index(int(line)) // PAGE_ROWS + 1 if int(line) in lines else 1
+    return redirect(url_for(".import_batch", batch_id=batch.id, page=page if page > 1 else None)
+                    + f"#line-{line}")
 
 
 @bp.post("/imports/<int:batch_id>/run")
