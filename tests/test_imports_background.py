@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from helpdesk.accounting.imports.matching import BATCH
 from helpdesk.accounting.imports.reasons import row_reason
-from helpdesk.extensions import db
+from helpdesk.extensions import db, mail
 from helpdesk.integrations import imports as service
 from helpdesk.integrations.imports import worker
 from helpdesk.integrations.models import ImportBatch
@@ -240,3 +240,24 @@ def test_cli_prints_reasons_in_the_configured_language(world, app, tmp_path):  #
     out = app.test_cli_runner().invoke(args=["import", "logmein", str(path), "--mapping",
                                              "Renamed", "--dry-run"])
     assert "unmatched: line 3 (9002): no client for 'Unknown Shop'" in out.output
+
+
+def test_drop_folder_report_gives_reasons_in_the_managers_language(app, world, tmp_path):  # noqa: F811
+    _mapping(world)
+    world["manager"].language = "sr_Latn"
+    db.session.commit()
+    drop = tmp_path / "logmein"
+    drop.mkdir()
+    app.config["IMPORT_DROP_LOGMEIN"] = str(drop)
+    content = _sample(world).replace(b"ana.rescue@vendor.test,Tech,0:30:00",
+                                     b"nobody@vendor.test,Tech,0:30:00")
+    assert content != _sample(world)
+    (drop / "monday.csv").write_bytes(content)
+    with mail.record_messages() as sent:
+        [run] = run_job_now("import_drop")
+    assert run.outcome == "ok", run.error
+    body = next(m for m in sent if m.recipients == [world["manager"].email]).body
+    assert "nema klijenta za 'Unknown Shop'" in body
+    assert "tehničar nobody@vendor.test nije korisnik: uvezeno bez agenta" in body
+    done = db.session.scalar(select(ImportBatch).where(ImportBatch.origin == "drop"))
+    assert done.status == "imported" and done.stored_path is None  # the upload copy is gone

@@ -20,6 +20,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..accounting.imports.reasons import row_reason
 from ..extensions import db
 from ..models import Client, Role, User
 from ..notifications.once import send_once, unique_addresses
@@ -121,8 +122,12 @@ def report_text(batch: ImportBatch) -> str:
     for row in report.get("rows", []):
         if row["state"] in ("bad", "unmatched", "skipped"):
             lines.append(_("line %(line)s: %(state)s, %(message)s", line=row["line_no"],
-                           state=row["state"], message=row["message"]))
-    lines.extend(report.get("warnings", []))
+                           state=row["state"], message=row_reason(row)))
+    for warning in report.get("warnings", []):
+        # Reports written before reasons had codes hold plain English lines.
+        lines.append(warning if isinstance(warning, str) else _(
+            "line %(line)s: %(state)s, %(message)s", line=warning["line_no"],
+            state=warning["ref"], message=row_reason(warning)))
     return "\n".join(lines)
 
 
