@@ -261,3 +261,33 @@ def test_drop_folder_report_gives_reasons_in_the_managers_language(app, world, t
     assert "tehničar nobody@vendor.test nije korisnik: uvezeno bez agenta" in body
     done = db.session.scalar(select(ImportBatch).where(ImportBatch.origin == "drop"))
     assert done.status == "imported" and done.stored_path is None  # the upload copy is gone
+
+
+def test_the_preview_predicts_what_the_import_does(world):  # noqa: F811
+    named = world["named"].number
+    content = logmein_csv(world["day"], [
+        ("9101", "dragan@jugodrvo.rs", "ana.rescue@vendor.test", "10:00", "10:30",
+         f"driver [#{named}]"),
+        ("9102", "Mlin Doo", "ana.rescue@vendor.test", "21:00", "22:10", "evening"),
+        ("9103", "Unknown Shop", "ana.rescue@vendor.test", "11:00", "11:20", ""),
+        ("9101", "dragan@jugodrvo.rs", "ana.rescue@vendor.test", "10:00", "10:30", "twice"),
+        ("9104", "Mlin Doo", "nobody@vendor.test", "12:00", "12:00", "no time"),
+        ("9105", "Jugodrvo", "ana.rescue@vendor.test", "13:00", "13:05", "#999999"),
+    ])
+    batch = _queued(world, content, skip_bad=True)
+    predicted = service.preview(batch, world["manager"])
+    db.session.commit()
+    imported = service.run_import(batch, world["manager"])
+    db.session.commit()
+    keys = ("line_no", "ref", "state", "code", "params", "client_id", "ticket_id",
+            "suggested_ticket_id", "minutes", "agent_id")
+
+    def view(result):
+        return [{k: o.as_dict()[k] for k in keys} for o in result.outcomes]
+
+    assert view(predicted) == view(imported)
+    assert [w.as_dict() for w in predicted.warnings] == [w.as_dict() for w in imported.warnings]
+    assert (predicted.created, predicted.created_minutes) == (
+        imported.created, imported.created_minutes)
+    assert {o.code for o in imported.outcomes} >= {"out_of_hours", "no_client", "duplicate",
+                                                   "no_work_time"}
