@@ -291,3 +291,29 @@ def test_the_preview_predicts_what_the_import_does(world):  # noqa: F811
         imported.created, imported.created_minutes)
     assert {o.code for o in imported.outcomes} >= {"out_of_hours", "no_client", "duplicate",
                                                    "no_work_time"}
+
+
+def test_a_worker_taken_over_stops_without_writing_its_outcome(world, app):  # noqa: F811
+    batch = _queued(world, big_csv(world["day"], BATCH + 10))
+    worker.process(batch.id)
+    service.request_import(batch)
+    db.session.commit()
+    assert service.claim(batch, (service.IMPORT_QUEUED,), service.RUNNING)
+    db.session.commit()
+    batch_id = batch.id
+
+    def taken_over_meanwhile():
+        db.session.commit()
+        # import_resume thought this worker dead and gave the batch to another one.
+        later = utcnow() + timedelta(minutes=app.config["IMPORT_STALE_MINUTES"] + 1)
+        assert worker.resume_stalled(later) == f"{batch_id}: imported"
+
+    with pytest.raises(service.ImportSuperseded):
+        service.execute_import(db.session.get(ImportBatch, batch_id), world["manager"],
+                               checkpoint=taken_over_meanwhile)
+    db.session.rollback()
+    db.session.expire_all()
+    done = db.session.get(ImportBatch, batch_id)
+    assert (done.status, done.created, len(done.entry_ids)) == ("imported", BATCH + 10,
+                                                                BATCH + 10)
+    assert db.session.scalar(select(func.count(TimeEntry.id))) == BATCH + 10

@@ -26,6 +26,7 @@ from .batches import (
     UNDONE,
     WORKING,
     ImportRefused,
+    ImportSuperseded,
     claim,
     execute_import,
     fail,
@@ -47,6 +48,7 @@ from .worker import process, resume_stalled, submit
 __all__ = [
     "ABANDONED", "FAILED", "IMPORTED", "IMPORT_QUEUED", "OPEN", "PREVIEW", "PREVIEWING",
     "QUEUED", "REJECTED", "RUNNING", "SOURCES", "UNDONE", "WORKING", "ImportRefused",
+    "ImportSuperseded",
     "LogmeinColumns", "claim", "confirm_suggestion", "default_mapping", "dismiss_suggestion",
     "execute_import", "fail", "file_hash", "mapping_by_name", "mapping_columns", "new_batch",
     "preview", "process", "progress_of", "record_command_import", "release_file",

@@ -58,6 +58,10 @@ class ImportRefused(ValueError):
     """An import action that cannot be done (already imported, closed month...)."""
 
 
+class ImportSuperseded(ImportRefused):
+    """The worker's batch was taken over (it was thought dead): it stops, writing nothing."""
+
+
 def file_hash(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
@@ -143,17 +147,34 @@ def _run(batch: ImportBatch, user: User | None, progress=None, *, write: bool) -
 
 def _recorder(batch: ImportBatch, checkpoint: Checkpoint, previous_ids: list[int] | None = None):
     """The progress callback: lines done on the history row (and, importing, the entries
-    written so far), committed by the checkpoint."""
+    written so far), committed by the checkpoint. Each write checks the batch is still this
+    worker's (same state, the heartbeat it wrote last): after a takeover by ``import_resume``
+    the old worker stops (:class:`ImportSuperseded`) instead of finishing twice."""
+    mine = {"status": batch.status, "beat": batch.heartbeat_at}
 
-    def progress(line: int, result: ImportResult) -> None:
-        batch.progress_done = line
-        batch.heartbeat_at = utcnow()
-        if previous_ids is not None:
-            batch.entry_ids = previous_ids + list(result.entry_ids)
-        db.session.flush()
-        if checkpoint is not None:
+    def progress(line: int, result: ImportResult | None) -> None:
+        now = utcnow()
+        values: dict[str, Any] = {"progress_done": line, "heartbeat_at": now}
+        if previous_ids is not None and result is not None:
+            values["entry_ids"] = previous_ids + list(result.entry_ids)
+        owned = db.session.execute(
+            update(ImportBatch).where(ImportBatch.id == batch.id,
+                                      ImportBatch.status == mine["status"],
+                                      ImportBatch.heartbeat_at == mine["beat"])
+            .values(**values).execution_options(synchronize_session=False)
+        ).rowcount
+        if not owned:
+            raise ImportSuperseded(f"import {batch.id} was taken over by another worker")
+        mine["beat"] = now
+        if checkpoint is not None and result is not None:
             checkpoint()
 
+    def confirm() -> None:
+        """Still this worker's, just before it writes the outcome."""
+        progress(batch.progress_total, None)
+        db.session.refresh(batch)
+
+    progress.confirm = confirm  # type: ignore[attr-defined]
     return progress
 
 
@@ -178,7 +199,9 @@ def _keep(batch: ImportBatch, result: ImportResult) -> None:
 def preview(batch: ImportBatch, user: User | None, checkpoint: Checkpoint = None) -> ImportResult:
     """What importing would do, row by row (matched and billed, nothing written); the batch is
     then in ``preview``."""
-    result = _run(batch, user, _recorder(batch, checkpoint), write=False)
+    recorder = _recorder(batch, checkpoint)
+    result = _run(batch, user, recorder, write=False)
+    recorder.confirm()
     _keep(batch, result)
     batch.created = 0  # a preview creates nothing
     batch.status = PREVIEW
@@ -231,7 +254,9 @@ def execute_import(batch: ImportBatch, user: User | None,
     """The import of a claimed (``running``) batch; entries written by an interrupted run of it
     count as its own."""
     previous = [int(i) for i in (batch.entry_ids or [])]
-    result = _run(batch, user, _recorder(batch, checkpoint, previous), write=True)
+    recorder = _recorder(batch, checkpoint, previous)
+    result = _run(batch, user, recorder, write=True)
+    recorder.confirm()
     if previous:
         _adopt(result, previous)
     _finish(batch, result, user)

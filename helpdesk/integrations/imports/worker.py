@@ -31,6 +31,7 @@ from .batches import (
     REJECTED,
     RUNNING,
     ImportRefused,
+    ImportSuperseded,
     claim,
     execute_import,
     fail,
@@ -98,6 +99,10 @@ def _guarded(batch: ImportBatch, work) -> str:
         if batch.status in (IMPORTED, REJECTED):
             release_file(batch)  # done: the upload is not needed any more
             db.session.commit()
+    except ImportSuperseded:
+        db.session.rollback()  # the worker that took it over finishes it
+        log.warning("import %s: taken over by another worker, stopping", batch_id)
+        return "superseded"
     except Exception as exc:
         db.session.rollback()
         batch = db.session.get(ImportBatch, batch_id)
