@@ -317,3 +317,32 @@ def test_a_worker_taken_over_stops_without_writing_its_outcome(world, app):  # n
     assert (done.status, done.created, len(done.entry_ids)) == ("imported", BATCH + 10,
                                                                 BATCH + 10)
     assert db.session.scalar(select(func.count(TimeEntry.id))) == BATCH + 10
+
+
+def test_the_command_runs_the_batch_path_synchronously_and_keeps_no_copy(world, app,  # noqa: F811
+                                                                         tmp_path):
+    _mapping(world)
+    path = tmp_path / "s.csv"
+    path.write_bytes(_sample(world))
+    store = app.config["IMPORT_DIR"]
+
+    def stored_files():
+        return sorted(os.listdir(store)) if os.path.isdir(store) else []
+
+    before = stored_files()
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["import", "logmein", str(path), "--mapping", "Renamed",
+                              "--skip-bad", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert db.session.scalar(select(func.count(ImportBatch.id))) == 0 and \
+        stored_files() == before
+    real = runner.invoke(args=["import", "logmein", str(path), "--mapping", "Renamed",
+                               "--skip-bad", "--user", world["manager"].email])
+    assert real.exit_code == 0, real.output
+    db.session.expire_all()
+    batch = db.session.scalar(select(ImportBatch))
+    assert (batch.origin, batch.status, batch.user_id) == ("cli", "imported",
+                                                           world["manager"].id)
+    assert batch.progress_done == batch.progress_total and batch.stored_path is None
+    assert stored_files() == before
+    assert db.session.scalar(select(func.count(TimeEntry.id))) == batch.created == 2

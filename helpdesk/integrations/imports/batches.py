@@ -79,8 +79,9 @@ def _store(content: bytes, digest: str) -> str:
 
 def new_batch(content: bytes, filename: str, source: str, *, user: User | None,
               mapping: ImportMapping | None = None, skip_bad: bool = False,
-              origin: str = "console") -> ImportBatch:
-    """Keep the file and open its history row (state ``queued``: its preview is wanted)."""
+              origin: str = "console", columns: dict[str, Any] | None = None) -> ImportBatch:
+    """Keep the file and open its history row (state ``queued``: its preview is wanted).
+    ``columns`` (the command line's options) replaces the mapping's columns."""
     if source not in SOURCES:
         raise ImportRefused(f"unknown source {source!r}")
     if not content.strip():
@@ -90,7 +91,8 @@ def new_batch(content: bytes, filename: str, source: str, *, user: User | None,
     batch = ImportBatch(
         source=source, origin=origin, filename=(filename or "upload")[:255], file_hash=digest,
         stored_path=_store(content, digest), mapping_id=mapping.id if mapping else None,
-        columns=mapping_columns(mapping, source), skip_bad=skip_bad, fixes={},
+        columns=columns if columns is not None else mapping_columns(mapping, source),
+        skip_bad=skip_bad, fixes={},
         user_id=user.id if user else None, report={"total_lines": lines}, status=QUEUED,
         progress_total=lines, heartbeat_at=utcnow(),
     )
@@ -132,7 +134,8 @@ def _run(batch: ImportBatch, user: User | None, progress=None, *, write: bool) -
             source, tz=options.get("timezone") or cfg.get("IMPORT_LOGMEIN_TIMEZONE") or None,
             columns=LogmeinColumns.from_dict(options), day_first=bool(options.get("day_first")),
             skip_bad=batch.skip_bad, user=user, progress=progress, fixes=_fixes(batch),
-            write=write,
+            write=write, fmt=options.get("fmt") or "auto",
+            delimiter=options.get("delimiter") or "|", encoding=options.get("encoding") or None,
         )
     extensions = options.get("extensions")
     if isinstance(extensions, str):
@@ -141,11 +144,16 @@ def _run(batch: ImportBatch, user: User | None, progress=None, *, write: bool) -
         source, tz=options.get("timezone") or None, extensions=extensions or None,
         outside_line_prefix=options.get("outside_prefix", ""), skip_bad=batch.skip_bad,
         user=user, progress=progress, fixes=_fixes(batch), write=write,
-        columns=CdrColumns.from_dict(options),
+        columns=CdrColumns.from_dict(options), encoding=options.get("encoding") or None,
     )
 
 
-def _recorder(batch: ImportBatch, checkpoint: Checkpoint, previous_ids: list[int] | None = None):
+#: Told the line reached after each batch of rows (the command line's progress bar).
+OnProgress = Callable[[int], None] | None
+
+
+def _recorder(batch: ImportBatch, checkpoint: Checkpoint, previous_ids: list[int] | None = None,
+              on_progress: OnProgress = None):
     """The progress callback: lines done on the history row (and, importing, the entries
     written so far), committed by the checkpoint. Each write checks the batch is still this
     worker's (same state, the heartbeat it wrote last): after a takeover by ``import_resume``
@@ -168,6 +176,8 @@ def _recorder(batch: ImportBatch, checkpoint: Checkpoint, previous_ids: list[int
         mine["beat"] = now
         if checkpoint is not None and result is not None:
             checkpoint()
+        if on_progress is not None and result is not None:
+            on_progress(line)
 
     def confirm() -> None:
         """Still this worker's, just before it writes the outcome."""
@@ -196,10 +206,11 @@ def _keep(batch: ImportBatch, result: ImportResult) -> None:
     }
 
 
-def preview(batch: ImportBatch, user: User | None, checkpoint: Checkpoint = None) -> ImportResult:
+def preview(batch: ImportBatch, user: User | None, checkpoint: Checkpoint = None, *,
+            on_progress: OnProgress = None) -> ImportResult:
     """What importing would do, row by row (matched and billed, nothing written); the batch is
     then in ``preview``."""
-    recorder = _recorder(batch, checkpoint)
+    recorder = _recorder(batch, checkpoint, on_progress=on_progress)
     result = _run(batch, user, recorder, write=False)
     recorder.confirm()
     _keep(batch, result)
@@ -234,12 +245,12 @@ def request_import(batch: ImportBatch) -> None:
         raise _refusal(batch)
 
 
-def run_import(batch: ImportBatch, user: User | None,
-               checkpoint: Checkpoint = None) -> ImportResult:
+def run_import(batch: ImportBatch, user: User | None, checkpoint: Checkpoint = None, *,
+               on_progress: OnProgress = None) -> ImportResult:
     """Import the file now (once: a second click or tab is refused); suggestions are recorded."""
     if not claim(batch, (QUEUED, PREVIEW, IMPORT_QUEUED), RUNNING):
         raise _refusal(batch)
-    return execute_import(batch, user, checkpoint)
+    return execute_import(batch, user, checkpoint, on_progress=on_progress)
 
 
 def _refusal(batch: ImportBatch) -> ImportRefused:
@@ -249,12 +260,12 @@ def _refusal(batch: ImportBatch) -> ImportRefused:
     return ImportRefused("this file is imported already")
 
 
-def execute_import(batch: ImportBatch, user: User | None,
-                   checkpoint: Checkpoint = None) -> ImportResult:
+def execute_import(batch: ImportBatch, user: User | None, checkpoint: Checkpoint = None, *,
+                   on_progress: OnProgress = None) -> ImportResult:
     """The import of a claimed (``running``) batch; entries written by an interrupted run of it
     count as its own."""
     previous = [int(i) for i in (batch.entry_ids or [])]
-    recorder = _recorder(batch, checkpoint, previous)
+    recorder = _recorder(batch, checkpoint, previous, on_progress)
     result = _run(batch, user, recorder, write=True)
     recorder.confirm()
     if previous:
@@ -299,24 +310,6 @@ def fail(batch: ImportBatch, reason: str) -> None:
     batch.error = reason[:2000]
     batch.heartbeat_at = utcnow()
     db.session.flush()
-
-
-def record_command_import(path: str | os.PathLike[str], source: str, result: ImportResult,
-                          user: User | None, mapping: ImportMapping | None = None) -> ImportBatch:
-    """The history row of a ``flask import`` run (so it shows, and can be undone, in the
-    console); the rows were imported by the same functions."""
-    content = Path(path).read_bytes()
-    lines = content.count(b"\n") or 1
-    batch = ImportBatch(source=source, origin="cli", filename=Path(path).name[:255],
-                        file_hash=file_hash(content), stored_path=None,
-                        mapping_id=mapping.id if mapping else None,
-                        columns=mapping_columns(mapping, source), fixes={},
-                        user_id=user.id if user else None, status=RUNNING,
-                        report={"total_lines": lines}, progress_total=lines)
-    db.session.add(batch)
-    db.session.flush()
-    _finish(batch, result, user)
-    return batch
 
 
 def progress_of(batch: ImportBatch) -> dict[str, Any]:

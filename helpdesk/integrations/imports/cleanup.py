@@ -38,6 +38,18 @@ def release_file(batch: ImportBatch) -> bool:
     return True
 
 
+def discard_upload(path: str | None) -> bool:
+    """Delete a stored upload no batch refers to (a dry run's or a rolled-back import's)."""
+    if not path or db.session.scalar(select(ImportBatch.id).where(
+            ImportBatch.stored_path == path).limit(1)) is not None:
+        return False
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def sweep(now: datetime) -> str:
     """The daily job: abandon old previews, delete the files nothing needs any more."""
     keep_days = int(current_app.config["IMPORT_KEEP_DAYS"])
