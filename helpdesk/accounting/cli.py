@@ -260,8 +260,7 @@ def import_logmein_command(file: Path, customer_columns: tuple[str, ...], durati
         customer=customer_columns, work_time=duration_column).as_dict()
     columns.update(fmt=fmt, delimiter=delimiter, encoding=encoding,
                    day_first=day_first or bool(columns.get("day_first")),
-                   timezone=_zone(tz or columns.get("timezone") or None)
-                   or current_app.config["TIMEZONE"])
+                   timezone=_zone(tz or columns.get("timezone") or None))
     _import_file(file, "logmein", columns, skip_bad=skip_bad, dry_run=dry_run, user=user,
                  mapping=mapping, label="Importing sessions")
 
