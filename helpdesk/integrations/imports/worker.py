@@ -76,6 +76,17 @@ def _in_app(app: Flask, batch_id: int) -> None:
 def process(batch_id: int) -> str:
     """Claim and do the batch's queued work (preview or import), committing as it goes; the
     outcome in a word. Nothing happens when another worker has it."""
+    # The work commits after each batch of rows: keep what it looked up (clients, agents,
+    # tickets) loaded instead of reading it all again after every commit.
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        return _process(batch_id)
+    finally:
+        session.expire_on_commit = expire
+
+
+def _process(batch_id: int) -> str:
     batch = db.session.get(ImportBatch, batch_id)
     if batch is None:
         return "gone"
