@@ -133,12 +133,18 @@ def defaults(instance_path: str) -> dict:
         "SCHEDULE_PRUNE_JOB_RUNS": "daily 03:30",
         "SCHEDULE_IMPORT_DROP": "every 5 minutes",
         "SCHEDULE_WEBHOOKS": "every 1 minutes",
+        "SCHEDULE_IMPORT_RESUME": "every 5 minutes",
+        "SCHEDULE_IMPORT_CLEANUP": "daily 03:45",
         # Imports and integrations (issue 19)
         "IMPORT_DIR": str(inst / "imports"),
         "IMPORT_DROP_LOGMEIN": "",
         "IMPORT_DROP_CDR": "",
         "IMPORT_LOGMEIN_TIMEZONE": "",
         "IMPORT_MAX_UPLOAD_MB": 50,
+        "IMPORT_BACKGROUND": True,  # previews and imports of the console in a thread pool
+        "IMPORT_WORKERS": 1,
+        "IMPORT_STALE_MINUTES": 10,  # a worker quiet this long is taken over by import_resume
+        "IMPORT_KEEP_DAYS": 7,  # previews never imported are abandoned (their file deleted)
         "API_RATE_LIMIT": 600,
         "API_RATE_WINDOW_SECONDS": 60,
         "API_RATE_BACKEND": "db",

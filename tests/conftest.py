@@ -53,6 +53,7 @@ def base_config(**overrides) -> dict:
         "SERVER_NAME": "helpdesk.test",
         "SETUP_REDIRECT": False,  # most tests have no admin; tests of the first run turn it on
         "AUTO_ASSIGN": False,  # tests of auto-assignment turn it on
+        "IMPORT_BACKGROUND": False,  # console imports in the request; browser tests turn it on
     }
     cfg.update(overrides)
     return cfg

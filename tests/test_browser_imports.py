@@ -17,13 +17,18 @@ from helpdesk.models import Role, TimeEntry
 from helpdesk.tickets.services import create_ticket
 from tests.test_browser_console import (  # noqa: F401  (fixtures)
     BELGRADE,
-    app_config,
     browser_page,
     live_server,
 )
 from tests.test_integrations_imports import logmein_csv, work_day
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def app_config():
+    # Previews and imports run in the web process's thread pool, as in production.
+    return {"SERVER_NAME": None, "IMPORT_BACKGROUND": True}
 
 
 def test_upload_map_fix_import_and_reupload(live_server, browser_page, factory, tmp_path):  # noqa: F811
@@ -130,3 +135,58 @@ def _open_menu(page) -> None:
     menu = page.get_by_role("button", name="Menu")
     if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
         menu.click()
+
+
+def test_a_large_file_shows_its_progress_and_completes(live_server, browser_page, factory,  # noqa: F811
+                                                       tmp_path):
+    from helpdesk.integrations import imports as service
+    from tests.test_imports_background import big_csv
+    from tests.test_integrations_imports import RENAMED
+
+    manager = factory.user(Role.ACCOUNT_MANAGER, email="mila@vendor.example", name="Mila")
+    factory.user(Role.AGENT, email="ana@vendor.example", logmein_email="ana.rescue@vendor.test")
+    jugo = factory.client("Jugodrvo", domain="jugodrvo.rs", manager=manager)
+    factory.contract(jugo, "standard")
+    service.save_mapping(None, source="logmein", name="Renamed", columns=dict(RENAMED),
+                         is_default=True, user=manager)
+    db.session.commit()
+    rows = 3000
+    path = tmp_path / "big-report.csv"
+    path.write_bytes(big_csv(work_day(), rows))
+
+    page = browser_page
+    statuses = []
+
+    def on_response(response):
+        if response.url.endswith("/status") and response.ok:
+            statuses.append(response.json())
+
+    page.on("response", on_response)
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Email").fill(manager.email)
+    page.get_by_label("Password").fill("secret-pass-1")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server}/console/")
+    page.goto(f"{live_server}/integrations/imports")
+    page.get_by_label("Source").select_option("logmein")
+    page.get_by_label("Column mapping").select_option(label="Renamed (logmein)")
+    page.get_by_label("File").set_input_files(str(path))
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_url("**/integrations/imports/*")
+    # The preview is ready when the counts show (the page reloads itself when it is done).
+    page.locator('strong[data-state="imported"]', has_text=str(rows)).wait_for(timeout=60_000)
+
+    page.get_by_role("button", name="Import").click()
+    bar = page.locator("progress#import-progress")
+    bar.wait_for()  # the upload returned at once: the import runs while the page polls
+    assert "Importing" in page.locator(".import-progress").inner_text()
+    page.locator(".flash.success", has_text=f"Imported: {rows} entries").wait_for(timeout=120_000)
+
+    running = [s for s in statuses if s["working"] and s["phase"] == "import"]
+    assert running, "the page never polled a running import"
+    percents = [s["percent"] for s in running]
+    assert percents == sorted(percents) and all(0 <= p <= 100 for p in percents)
+    assert any(0 < p < 100 for p in percents), percents
+    assert {s["total"] for s in statuses} == {rows + 1}
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(TimeEntry.id))) == rows

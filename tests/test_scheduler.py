@@ -228,6 +228,8 @@ def test_default_schedule_has_every_job_of_the_issue(app):
         "contract_changes",
         "backup",
         "import_drop",
+        "import_resume",
+        "import_cleanup",
         "webhooks",
         "prune_job_runs",
     }

@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Client, Package, TimeEntry, User, utcnow
 from .closing import close_month, unreviewed_count
-from .imports import ImportResult, import_cdr, import_logmein
+from .imports import ImportResult
+from .imports.reasons import reason_text
 from .ledger import LedgerError, add_adjustment, is_month_closed, open_period
 from .usage import usage_json
 
@@ -131,7 +133,7 @@ def _count_lines(path: Path) -> int:
 
 
 @contextmanager
-def _progress(path: Path, label: str) -> Iterator[Callable[[int], None] | None]:
+def _progress(path: Path, label: str) -> Iterator[Callable[..., None] | None]:
     """A progress bar over the file's lines for large files; None (no bar) for small ones."""
     lines = _count_lines(path)
     if lines < PROGRESS_MIN_LINES:
@@ -140,7 +142,7 @@ def _progress(path: Path, label: str) -> Iterator[Callable[[int], None] | None]:
     with click.progressbar(length=lines, label=label, file=sys.stderr) as bar:
         done = 0
 
-        def advance(line_no: int) -> None:
+        def advance(line_no: int, _result: object = None) -> None:
             nonlocal done
             step = min(line_no, lines) - done
             if step > 0:
@@ -161,28 +163,64 @@ def _mapping(source: str, name: str | None):
     return mapping
 
 
-def _history(file: Path, result: ImportResult, dry_run: bool, user: User | None,
-             mapping=None) -> None:
-    """The console's import history gets the run too (same rows, same undo)."""
-    if dry_run or result.rejected:
-        return
-    from ..integrations.imports import record_command_import
+def _import_file(file: Path, source: str, columns: dict, *, skip_bad: bool, dry_run: bool,
+                 user: User | None, mapping, label: str) -> None:
+    """Import (or, dry, preview) a file through the console's batch functions, synchronously:
+    the same claims, rows and history row (origin ``cli``); the stored copy is deleted after."""
+    from ..integrations import imports as service
 
-    record_command_import(file, result.source, result, user, mapping)
+    try:
+        batch = service.new_batch(file.read_bytes(), file.name, source, user=user,
+                                  mapping=mapping, skip_bad=skip_bad, origin="cli",
+                                  columns=columns)
+    except service.ImportRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    batch_id, stored = batch.id, batch.stored_path
+    try:
+        with _progress(file, label) as progress:
+            run = service.preview if dry_run else service.run_import
+            result = run(batch, user, on_progress=progress)
+        _report(result, dry_run)  # commits, or rolls back (dry run, rejected file)
+    except service.ImportRefused as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    finally:
+        # The command's copy of the file is not kept: released by its saved history row, else
+        # (a dry run, a rejected file) deleted unless a console upload of it still needs it.
+        saved = db.session.get(type(batch), batch_id)
+        if saved is not None and saved.stored_path:
+            service.release_file(saved)
+            db.session.commit()
+        elif saved is None:
+            service.discard_upload(stored)
 
 
 def _report(result: ImportResult, dry_run: bool) -> None:
+    with force_locale(current_app.config.get("DEFAULT_LANGUAGE") or "en"):
+        _report_rows(result)
+    _finish_report(result, dry_run)
+
+
+def _report_rows(result: ImportResult) -> None:
+    """The bad, unmatched and skipped rows, their reasons in the configured language."""
     for row in result.bad:
-        click.echo(f"bad row: {row}", err=True)
+        click.echo(f"bad row: line {row.line_no}: "
+                   f"{reason_text(row.code, row.params, row.message)}", err=True)
+    if result.rejected:
+        return
+    for title, rows in (("unmatched", result.unmatched), ("skipped", result.skipped),
+                        ("note", result.warnings)):
+        for row in rows:
+            click.echo(f"{title}: line {row.line_no} ({row.ref}): "
+                       f"{reason_text(row.code, row.params, row.message)}")
+
+
+def _finish_report(result: ImportResult, dry_run: bool) -> None:
     if result.rejected:
         db.session.rollback()
         raise click.ClickException(
             result.summary() + ". Fix the file, or import the rest with --skip-bad."
         )
-    for title, rows in (("unmatched", result.unmatched), ("skipped", result.skipped),
-                        ("note", result.warnings)):
-        for row in rows:
-            click.echo(f"{title}: {row}")
     if dry_run:
         db.session.rollback()
         click.echo("dry run, nothing saved: " + result.summary())
@@ -218,17 +256,13 @@ def import_logmein_command(file: Path, customer_columns: tuple[str, ...], durati
 
     user = _user(email)
     mapping = _mapping("logmein", mapping_name)
-    options = mapping.columns if mapping else {}
-    with _progress(file, "Importing sessions") as progress:
-        result = import_logmein(
-            file, tz=_zone(tz or options.get("timezone") or None),
-            customer_columns=customer_columns, duration_column=duration_column, fmt=fmt,
-            delimiter=delimiter, day_first=day_first or bool(options.get("day_first")),
-            encoding=encoding, skip_bad=skip_bad, user=user, progress=progress,
-            columns=LogmeinColumns.from_dict(options) if mapping else None,
-        )
-    _history(file, result, dry_run, user, mapping)
-    _report(result, dry_run)
+    columns = dict(mapping.columns) if mapping else LogmeinColumns(
+        customer=customer_columns, work_time=duration_column).as_dict()
+    columns.update(fmt=fmt, delimiter=delimiter, encoding=encoding,
+                   day_first=day_first or bool(columns.get("day_first")),
+                   timezone=_zone(tz or columns.get("timezone") or None))
+    _import_file(file, "logmein", columns, skip_bad=skip_bad, dry_run=dry_run, user=user,
+                 mapping=mapping, label="Importing sessions")
 
 
 @import_cli.command("cdr")
@@ -247,14 +281,10 @@ def import_cdr_command(file: Path, tz: str | None, extensions: str | None, outsi
                        email: str | None) -> None:
     """Import Asterisk's Master.csv: answered support calls become phone entries (idempotent)."""
     user = _user(email)
-    exts = [e.strip() for e in extensions.split(",")] if extensions else None
-    with _progress(file, "Importing calls") as progress:
-        result = import_cdr(
-            file, tz=_zone(tz), extensions=exts, outside_line_prefix=outside_prefix,
-            encoding=encoding, skip_bad=skip_bad, user=user, progress=progress,
-        )
-    _history(file, result, dry_run, user)
-    _report(result, dry_run)
+    columns = {"extensions": [e.strip() for e in extensions.split(",")] if extensions else None,
+               "outside_prefix": outside_prefix, "encoding": encoding, "timezone": _zone(tz)}
+    _import_file(file, "cdr", columns, skip_bad=skip_bad, dry_run=dry_run, user=user,
+                 mapping=None, label="Importing calls")
 
 
 # -- contracts ------------------------------------------------------------------------------

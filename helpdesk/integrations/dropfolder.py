@@ -20,10 +20,18 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..accounting.imports.reasons import row_reason
 from ..extensions import db
 from ..models import Client, Role, User
 from ..notifications.once import send_once, unique_addresses
-from .imports import ImportRefused, default_mapping, file_hash, new_batch, run_import
+from .imports import (
+    ImportRefused,
+    default_mapping,
+    file_hash,
+    new_batch,
+    release_file,
+    run_import,
+)
 from .models import ImportBatch
 
 log = logging.getLogger(__name__)
@@ -84,6 +92,8 @@ def pick_up_file(source: str, path: Path) -> str:
         batch.status = "failed"
     _mail_report(batch, path)
     db.session.commit()
+    release_file(batch)  # the drop folder keeps the file (done/ or failed/), not the upload store
+    db.session.commit()
     _move(path, path.parent / ("failed" if result.rejected else "done"))
     return result.summary()
 
@@ -112,8 +122,12 @@ def report_text(batch: ImportBatch) -> str:
     for row in report.get("rows", []):
         if row["state"] in ("bad", "unmatched", "skipped"):
             lines.append(_("line %(line)s: %(state)s, %(message)s", line=row["line_no"],
-                           state=row["state"], message=row["message"]))
-    lines.extend(report.get("warnings", []))
+                           state=row["state"], message=row_reason(row)))
+    for warning in report.get("warnings", []):
+        # Reports written before reasons had codes hold plain English lines.
+        lines.append(warning if isinstance(warning, str) else _(
+            "line %(line)s: %(state)s, %(message)s", line=warning["line_no"],
+            state=warning["ref"], message=row_reason(warning)))
     return "\n".join(lines)
 
 

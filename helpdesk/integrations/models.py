@@ -48,8 +48,16 @@ class ImportBatch(db.Model):
     skip_bad: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Fixes chosen in the preview: line number -> {"client_id", "ticket_id"}.
     fixes: Mapped[dict] = mapped_column(JSON, default=dict)
-    #: ``preview``, ``imported``, ``rejected``, ``failed`` or ``undone``.
+    #: ``queued`` (preview wanted), ``previewing``, ``preview``, ``import_queued``, ``running``,
+    #: then ``imported``, ``rejected``, ``failed``, ``undone`` or ``abandoned`` (never imported).
     status: Mapped[str] = mapped_column(String(20), default="preview")
+    #: Lines of the file reached by the running preview or import, of ``progress_total``.
+    progress_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Last sign of life of the worker (claimed, a batch of rows done); a stale one is resumed.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why the preview or import failed (state ``failed``).
+    error: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -170,6 +170,20 @@ JOBS: tuple[Job, ...] = (
         description="Import LogMeIn and CDR files left in the drop folders, each once.",
     ),
     Job(
+        "import_resume",
+        "helpdesk.integrations.imports.worker:resume_stalled",
+        "SCHEDULE_IMPORT_RESUME",
+        ("now",),
+        description="Resume console previews and imports whose worker stopped.",
+    ),
+    Job(
+        "import_cleanup",
+        "helpdesk.integrations.imports.cleanup:sweep",
+        "SCHEDULE_IMPORT_CLEANUP",
+        ("now",),
+        description="Delete uploaded import files no longer needed; abandon old previews.",
+    ),
+    Job(
         "webhooks",
         "helpdesk.integrations.webhooks:deliver_due",
         "SCHEDULE_WEBHOOKS",

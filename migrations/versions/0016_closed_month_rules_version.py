@@ -3,8 +3,8 @@
 Months closed before day-exact billing keep the month-level rule (version 1) and so their
 figures; new closes record version 2.
 
-Revision ID: 0013_i13
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-03 13:10:00
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013_i13'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -1,37 +1,31 @@
-// Import with a progress bar: the form is sent in the background while the status is polled.
+// The progress bar of a preview or import running in the background: the status is polled and
+// the page reloaded when the work is done (the finished page shows the preview or the result).
 (function () {
   "use strict";
-  var form = document.querySelector("form.import-run");
-  if (!form || !window.fetch) { return; }
+  var box = document.querySelector(".import-progress[data-status-url]");
+  if (!box || !window.fetch) { return; }
   var bar = document.getElementById("import-progress");
   var text = document.getElementById("import-progress-text");
-  var button = document.getElementById("import-button");
-  var statusUrl = form.getAttribute("data-status-url");
-  var timer = null;
+  var statusUrl = box.getAttribute("data-status-url");
+  var template = text.getAttribute("data-template") || "{done} / {total}";
+
+  function show(s) {
+    bar.value = s.percent;
+    bar.textContent = s.percent + "%";
+    text.textContent = s.percent + "% · " +
+      template.replace("{done}", s.line).replace("{total}", s.total);
+  }
 
   function poll() {
     fetch(statusUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (s) {
-        if (!s) { return; }
-        bar.value = s.percent;
-        bar.textContent = s.percent + "%";
-        text.textContent = s.percent + "% (" + s.line + " / " + s.total + ")";
+        if (!s) { window.setTimeout(poll, 2000); return; }
+        show(s);
+        if (s.working) { window.setTimeout(poll, 600); } else { window.location.reload(); }
       })
-      .catch(function () {});
+      .catch(function () { window.setTimeout(poll, 2000); });
   }
 
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    if (button.disabled) { return; }
-    button.disabled = true;
-    bar.hidden = false;
-    timer = window.setInterval(poll, 500);
-    fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
-                        headers: {"Accept": "application/json"}})
-      .then(function (r) { return r.json(); })
-      .then(function (data) { window.location.assign(data.redirect); })
-      .catch(function () { form.submit(); })
-      .finally(function () { window.clearInterval(timer); });
-  });
+  window.setTimeout(poll, 300);
 })();

@@ -12,7 +12,7 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ __all__ = [
     "decoded_lines",
     "localize",
     "parse_hms",
+    "row_error",
     "zone",
 ]
 
@@ -40,9 +41,19 @@ class ParseError:
 
     line_no: int
     message: str
+    #: The reason's code and parameters (see :mod:`.reasons`), for a translated text.
+    code: str = field(default="", compare=False)
+    params: dict[str, Any] | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"line {self.line_no}: {self.message}"
+
+
+def row_error(line_no: int, code: str, **params: Any) -> ParseError:
+    """A bad row with its reason (English message, code and parameters)."""
+    from .reasons import english
+
+    return ParseError(line_no, english(code, params), code, params)
 
 
 class ImportFileError(ValueError):

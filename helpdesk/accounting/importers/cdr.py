@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import chain
 from typing import Any
 
 from . import (
@@ -26,6 +27,7 @@ from . import (
     Source,
     decoded_lines,
     localize,
+    row_error,
     split_errors,
     strict,
     zone,
@@ -64,6 +66,10 @@ NEW_COLUMNS = ("peeraccount", "linkedid", "sequence")
 OPTIONAL_COLUMNS = ("uniqueid", "userfield", *NEW_COLUMNS)
 _UNIQUEID_RE = re.compile(r"^(?:\S+-)?\d+\.\d+$")
 _FREEPBX_REQUIRED = ("calldate", "src", "dst", "duration", "billsec", "disposition")
+#: Fields a saved mapping may name (each to a header of the file) and those it must name.
+MAPPED_FIELDS = ("src", "dst", "start", "answer", "end", "duration", "billsec", "uniqueid",
+                 "disposition", "notes", "ticket")
+MAPPED_REQUIRED = ("src", "dst", "start", "billsec")
 _TEXT_FIELDS = (
     "accountcode",
     "src",
@@ -119,6 +125,8 @@ class CdrCall:
     sequence: int | None = None
     #: The dialled inbound number (FreePBX only).
     did: str = ""
+    #: Text of a mapped ticket column (a ticket number such as ``#1234``), if any.
+    ticket: str = ""
 
 
 @dataclass
@@ -251,18 +259,22 @@ def iter_calls(
     extra_columns: Sequence[str] | None = None,
     collect_errors: bool = False,
     encoding: str | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Iterator[CdrCall | ParseError]:
     """Calls of a ``Master.csv`` (or FreePBX export) file, one at a time.
 
     A bad row raises :class:`ImportFileError` (strict) or, with ``collect_errors``, is yielded
     as a :class:`ParseError` and reading goes on. ``extra_columns`` fixes the columns after
     ``amaflags`` (e.g. ``("uniqueid", "userfield")``) instead of recognising them per row.
+    ``columns`` (a saved mapping: field -> header of the file, see :data:`MAPPED_FIELDS`) reads
+    any CSV export with a header row instead.
     """
     if extra_columns is not None:
         unknown = [name for name in extra_columns if name not in OPTIONAL_COLUMNS]
         if unknown:
             raise ValueError(f"unknown CDR columns {unknown}; known: {OPTIONAL_COLUMNS}")
-    parser = _CdrParser(zone(tz), None if extra_columns is None else tuple(extra_columns))
+    parser = _CdrParser(zone(tz), None if extra_columns is None else tuple(extra_columns),
+                        {k: v for k, v in (columns or {}).items() if v and k in MAPPED_FIELDS})
     yield from strict(parser.read(decoded_lines(source, encoding)), collect_errors)
 
 
@@ -273,17 +285,30 @@ def parse_calls(source: Source, tz: str | tzinfo, **options: Any) -> CdrImport:
 
 
 class _RowError(ValueError):
-    pass
+    """A bad row: the reason's code and parameters (see :mod:`.reasons`)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code, self.params = code, params
 
 
 class _CdrParser:
-    def __init__(self, tz: tzinfo, extra_columns: tuple[str, ...] | None) -> None:
+    def __init__(self, tz: tzinfo, extra_columns: tuple[str, ...] | None,
+                 mapped: dict[str, str] | None = None) -> None:
         self.tz = tz
         self.extra_columns = extra_columns
         self.header: dict[str, int] | None = None
+        #: Field -> header of the file (a saved mapping); then field -> position.
+        self.mapped = mapped or {}
+        self.positions: dict[str, int] = {}
 
     def read(self, lines: Iterator[str]) -> Iterator[CdrCall | ParseError]:
-        rows = csv.reader(lines)
+        if self.mapped:  # another PBX's export: its separator is the header's commonest
+            first_line = next(lines, "")
+            sep = max((",", ";", "\t"), key=first_line.count)
+            rows = csv.reader(chain([first_line], lines), delimiter=sep)
+        else:
+            rows = csv.reader(lines)
         first = True
         while True:
             line_no = rows.line_num + 1
@@ -292,9 +317,22 @@ class _CdrParser:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield ParseError(line_no, f"unreadable CSV: {exc}")
+                yield row_error(line_no, "unreadable_csv", error=str(exc))
                 continue
             if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if first and self.mapped:
+                first = False
+                error = self._set_mapped_header(line_no, row)
+                if error:
+                    yield error
+                    return
+                continue
+            if self.positions:
+                try:
+                    yield self._mapped_row(line_no, row)
+                except _RowError as exc:
+                    yield row_error(line_no, exc.code, **self._labelled(exc.params))
                 continue
             if first:
                 first = False
@@ -307,7 +345,7 @@ class _CdrParser:
             try:
                 yield self._freepbx(line_no, row) if self.header else self._master(line_no, row)
             except _RowError as exc:
-                yield ParseError(line_no, str(exc))
+                yield row_error(line_no, exc.code, **exc.params)
 
     # -- layouts -------------------------------------------------------------------------
 
@@ -317,16 +355,60 @@ class _CdrParser:
             self.header.setdefault(name.strip().lower(), i)
         missing = [name for name in _FREEPBX_REQUIRED if name not in self.header]
         if missing:
-            return ParseError(line_no, f"the CDR header has no column {', '.join(missing)}")
+            return row_error(line_no, "cdr_header_missing", columns=", ".join(missing))
         return None
+
+    def _set_mapped_header(self, line_no: int, row: list[str]) -> ParseError | None:
+        index: dict[str, int] = {}
+        for i, name in enumerate(row):
+            index.setdefault(" ".join(name.split()).casefold(), i)
+        missing = []
+        for field, header in self.mapped.items():
+            position = index.get(" ".join(header.split()).casefold())
+            if position is None:
+                missing.append(repr(header))
+            else:
+                self.positions[field] = position
+        absent = [f for f in MAPPED_REQUIRED if f not in self.mapped]
+        if missing or absent:
+            return row_error(line_no, "cdr_header_missing",
+                             columns=", ".join(missing + [repr(f) for f in absent]))
+        return None
+
+    def _labelled(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A reason names the file's column, not the field it is mapped to."""
+        column = params.get("column")
+        return {**params, "column": self.mapped.get(column, column)} if column else params
+
+    def _mapped_row(self, line_no: int, row: list[str]) -> CdrCall:
+        """A row of a CSV export read through a saved mapping: the missing times follow from
+        the others (end = start + duration, answer = end - talk time for an answered call)."""
+        values = {field: row[i].strip() for field, i in self.positions.items() if i < len(row)}
+        if len(values) < len(self.positions):
+            raise _RowError("field_count", count=len(row), width=max(self.positions.values()) + 1)
+        start = self._required_time(values, "start")
+        billsec = _count(values, "billsec")
+        duration = _count(values, "duration") if values.get("duration") else None
+        answer = self._time(values, "answer", not_before=start)
+        end = self._time(values, "end", not_before=answer or start)
+        if end is None:
+            end = start + timedelta(seconds=duration if duration is not None else billsec)
+        if duration is None:
+            duration = max(int((end - start).total_seconds()), billsec)
+        disposition = values.get("disposition") or ("ANSWERED" if billsec > 0 else "NO ANSWER")
+        if answer is None and disposition.upper() == "ANSWERED":
+            answer = max(start, end - timedelta(seconds=billsec))
+        values.update(duration=str(duration), disposition=disposition,
+                      userfield=values.pop("notes", ""))
+        call = self._call(line_no, values, start, answer, end)
+        return replace(call, ticket=values.get("ticket", "")) if values.get("ticket") else call
 
     def _extra_layout(self, row: list[str]) -> tuple[str, ...]:
         extra = len(row) - len(BASE_COLUMNS)
         if self.extra_columns is not None:
             if extra != len(self.extra_columns):
-                raise _RowError(
-                    f"{len(row)} fields; expected {len(BASE_COLUMNS) + len(self.extra_columns)}"
-                )
+                raise _RowError("cdr_field_count", count=len(row),
+                                expected=len(BASE_COLUMNS) + len(self.extra_columns))
             return self.extra_columns
         if extra in (0, 2, 3, 5):
             return {
@@ -339,10 +421,8 @@ class _CdrParser:
             first_extra = row[len(BASE_COLUMNS)].strip()
             single = "uniqueid" if _UNIQUEID_RE.match(first_extra) else "userfield"
             return (single,) if extra == 1 else (single, *NEW_COLUMNS)
-        raise _RowError(
-            f"{len(row)} fields; a Master.csv record has {len(BASE_COLUMNS)} to "
-            f"{len(BASE_COLUMNS) + len(OPTIONAL_COLUMNS)}"
-        )
+        raise _RowError("cdr_field_range", count=len(row), low=len(BASE_COLUMNS),
+                        high=len(BASE_COLUMNS) + len(OPTIONAL_COLUMNS))
 
     def _master(self, line_no: int, row: list[str]) -> CdrCall:
         names = (*BASE_COLUMNS, *self._extra_layout(row))
@@ -356,7 +436,7 @@ class _CdrParser:
         header = self.header or {}
         values = {name: row[i].strip() for name, i in header.items() if i < len(row)}
         if len(row) < len(header):
-            raise _RowError(f"{len(row)} fields where the header has {len(header)}")
+            raise _RowError("field_count", count=len(row), width=len(header))
         start = self._required_time(values, "calldate")
         duration = _count(values, "duration")
         billsec = _count(values, "billsec")
@@ -372,7 +452,7 @@ class _CdrParser:
     ) -> datetime:
         value = self._time(values, name, not_before)
         if value is None:
-            raise _RowError(f"{name} is empty")
+            raise _RowError("empty_value", column=name)
         return value
 
     def _time(
@@ -384,7 +464,7 @@ class _CdrParser:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise _RowError(f"{name} {text!r} is not a date (YYYY-MM-DD HH:MM:SS)") from None
+            raise _RowError("not_a_cdr_date", column=name, value=text) from None
         if parsed.tzinfo is not None:
             return parsed.astimezone(UTC)
         return localize(parsed, self.tz, not_before=not_before)
@@ -398,7 +478,7 @@ class _CdrParser:
         end: datetime,
     ) -> CdrCall:
         if end < start:
-            raise _RowError("the call ends before it starts")
+            raise _RowError("call_ends_before_start")
         sequence_text = values.get("sequence", "")
         sequence = _count(values, "sequence") if sequence_text else None
         text = {name: values.get(name, "") for name in _TEXT_FIELDS}
@@ -417,5 +497,5 @@ class _CdrParser:
 def _count(values: dict[str, str], name: str) -> int:
     text = values.get(name, "")
     if not (text.isascii() and text.isdigit()):
-        raise _RowError(f"{name} {text!r} is not a whole number of seconds")
+        raise _RowError("not_seconds", column=name, value=text)
     return int(text)

@@ -33,6 +33,7 @@ from . import (
     decoded_lines,
     localize,
     parse_hms,
+    row_error,
     split_errors,
     strict,
     zone,
@@ -207,18 +208,18 @@ class _Reader:
         numbered = enumerate(lines, 1)
         first = next(((n, line) for n, line in numbered if line.strip()), None)
         if first is None:
-            yield ParseError(1, "the file is empty")
+            yield row_error(1, "empty_file")
             return
         line_no, line = first
         stripped = line.strip()
         if stripped == "OK":
             first = next(((n, line) for n, line in numbered if line.strip()), None)
             if first is None:
-                yield ParseError(line_no, "the report has no header line after OK")
+                yield row_error(line_no, "no_header_after_ok")
                 return
             line_no, line = first
         elif re.fullmatch(r"[A-Z][A-Z_]*", stripped):
-            yield ParseError(line_no, f"LogMeIn answered {stripped!r} instead of a report")
+            yield row_error(line_no, "not_a_report", answer=stripped)
             return
         if fmt == "auto":
             fmt = "text" if self.delimiter in line else "csv"
@@ -241,11 +242,8 @@ class _Reader:
         needed = (self.start_col, self.session_col, self.customer_column, self.duration_column)
         missing = [name for name in needed if _norm(name) not in self.index]
         if missing:
-            return ParseError(
-                line_no,
-                f"the header has no column {', '.join(map(repr, missing))}; "
-                f"columns are: {', '.join(header)}",
-            )
+            return row_error(line_no, "header_missing",
+                             columns=", ".join(map(repr, missing)), found=", ".join(header))
         return None
 
     def _read_text(
@@ -261,8 +259,8 @@ class _Reader:
             if not text.strip():
                 continue
             values = self._split_text_row(text, kinds)
-            if isinstance(values, str):
-                yield ParseError(line_no, values)
+            if isinstance(values, tuple):
+                yield row_error(line_no, values[0], **values[1])
             else:
                 yield self._session(line_no, values)
 
@@ -276,7 +274,7 @@ class _Reader:
         try:
             header = next(rows)
         except csv.Error as exc:
-            yield ParseError(header_no, f"unreadable CSV header: {exc}")
+            yield row_error(header_no, "unreadable_header", error=str(exc))
             return
         error = self._set_header(header_no, header)
         if error:
@@ -290,14 +288,14 @@ class _Reader:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield ParseError(line_no, f"unreadable CSV: {exc}")
+                yield row_error(line_no, "unreadable_csv", error=str(exc))
                 continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             while len(row) > width and not row[-1].strip():
                 row.pop()
             if len(row) != width:
-                yield ParseError(line_no, f"{len(row)} fields where the header has {width}")
+                yield row_error(line_no, "field_count", count=len(row), width=width)
                 continue
             yield self._session(line_no, [value.strip() for value in row])
 
@@ -336,8 +334,10 @@ class _Reader:
             return _IP_RE.match(value) is not None
         return "@" in value and not any(ch.isspace() for ch in value)
 
-    def _split_text_row(self, text: str, kinds: list[str | None]) -> list[str] | str:
-        """The row's values, or a message saying why it cannot be read."""
+    def _split_text_row(
+        self, text: str, kinds: list[str | None]
+    ) -> list[str] | tuple[str, dict[str, Any]]:
+        """The row's values, or the reason (code, parameters) why it cannot be read."""
         sep = self.delimiter
         fields = text.split(sep)
         width = len(self.header)
@@ -345,11 +345,12 @@ class _Reader:
             fields.pop()  # a trailing separator
         extra = len(fields) - width
         if extra < 0:
-            return f"{len(fields)} fields where the header has {width}"
+            return "field_count", {"count": len(fields), "width": width}
         if extra == 0:
             return [value.strip() for value in fields]
         if extra > _MAX_EXTRA_SEPARATORS:
-            return f"{len(fields)} fields where the header has {width}: too many {sep!r} in values"
+            return "field_count_separator", {"count": len(fields), "width": width,
+                                            "separator": sep}
         free = [i for i, kind in enumerate(kinds) if kind is None]
         found: list[tuple[list[str], Counter[int]]] = []
         holders: set[int] = set()
@@ -362,15 +363,11 @@ class _Reader:
         if len(found) == 1:
             return found[0][0]
         if not found:
-            return (
-                f"{len(fields)} fields where the header has {width}, and no placement of the "
-                f"extra {sep!r} gives valid dates, IDs and durations"
-            )
+            return "field_count_unplaced", {"count": len(fields), "width": width,
+                                            "separator": sep}
         names = ", ".join(self.header[i] for i in sorted(holders))
-        return (
-            f"{len(fields)} fields where the header has {width}: a value contains {sep!r} and "
-            f"it is ambiguous which one ({names})"
-        )
+        return "field_count_ambiguous", {"count": len(fields), "width": width,
+                                         "separator": sep, "columns": names}
 
     def _place(
         self, fields: list[str], kinds: list[str | None], spread: Counter[int]
@@ -404,21 +401,20 @@ class _Reader:
         )
         start_naive = self.parse_date(start_text) if start_text else None
         if start_naive is None:
-            return ParseError(line_no, f"{self.start_col} {start_text!r} is not a date")
+            return row_error(line_no, "not_a_date", column=self.start_col, value=start_text)
         end_naive = self.parse_date(end_text) if end_text else None
         if end_text and end_naive is None:
-            return ParseError(line_no, f"{self.end_col} {end_text!r} is not a date")
+            return row_error(line_no, "not_a_date", column=self.end_col, value=end_text)
         if not session_id:
-            return ParseError(line_no, f"{self.session_col} is empty")
+            return row_error(line_no, "empty_value", column=self.session_col)
         seconds = parse_hms(duration_text)
         if seconds is None:
-            return ParseError(
-                line_no, f"{self.duration_column} {duration_text!r} is not a duration (HH:MM:SS)"
-            )
+            return row_error(line_no, "not_a_duration", column=self.duration_column,
+                             value=duration_text)
         start = localize(start_naive, self.tz)
         end = localize(end_naive, self.tz, not_before=start) if end_naive else None
         if end is not None and end < start:
-            return ParseError(line_no, f"the session ends ({end_text}) before it starts")
+            return row_error(line_no, "session_ends_before_start", end=end_text)
         return LogmeinSession(
             line_no=line_no,
             session_id=session_id,

@@ -44,6 +44,21 @@ class MappingForm(FlaskForm):
     ticket = StringField(_l("Ticket number column"), validators=[Length(max=200)])
     timezone = StringField(_l("Time zone of the file"), validators=[Length(max=64)])
     day_first = BooleanField(_l("Dates are day first (01/02 is 1 February)"))
+    cdr_src = StringField(_l("Caller column (src)"), validators=[Length(max=200)],
+                          description=_l("The customer's number or the agent's extension."))
+    cdr_dst = StringField(_l("Called number column (dst)"), validators=[Length(max=200)],
+                          description=_l("The agent's extension or the customer's number."))
+    cdr_start = StringField(_l("Call start column"), validators=[Length(max=200)])
+    cdr_answer = StringField(_l("Answer time column"), validators=[Length(max=200)])
+    cdr_end = StringField(_l("Call end column"), validators=[Length(max=200)])
+    cdr_duration = StringField(_l("Duration column (seconds)"), validators=[Length(max=200)])
+    cdr_billsec = StringField(_l("Talk time column (billsec, seconds)"),
+                              validators=[Length(max=200)])
+    cdr_uniqueid = StringField(_l("Call ID column (uniqueid)"), validators=[Length(max=200)])
+    cdr_disposition = StringField(_l("Disposition column (ANSWERED...)"),
+                                  validators=[Length(max=200)])
+    cdr_notes = StringField(_l("Notes column (userfield)"), validators=[Length(max=200)])
+    cdr_ticket = StringField(_l("Ticket number column (calls)"), validators=[Length(max=200)])
     extensions = StringField(_l("Support extensions (CDR)"), validators=[Length(max=500)])
     outside_prefix = StringField(_l("Outside line prefix (CDR)"), validators=[Length(max=5)])
     is_default = BooleanField(_l("Default for this source (the drop folder uses it)"))

@@ -14,6 +14,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ...accounting.imports import CdrColumns
+from ...accounting.imports.reasons import row_reason
 from ...auth.policy import require_roles
 from ...extensions import db
 from ...integrations import imports as service
@@ -23,8 +25,11 @@ from . import bp
 from .forms import ActionForm, FixForm, MappingForm, UploadForm
 
 IMPORT_ROLES = (Role.ADMIN, Role.ACCOUNT_MANAGER)
+#: Rows of a preview shown per page.
+PAGE_ROWS = 200
 LOGMEIN_FIELDS = ("customer", "technician", "technician_name", "start", "end", "work_time",
                   "session_id", "notes", "ticket")
+CDR_FIELDS = CdrColumns.FIELDS
 
 
 def _may_import() -> None:
@@ -65,15 +70,15 @@ def imports():
                     batch = service.new_batch(
                         content, form.file.data.filename, form.source.data, user=current_user,
                         mapping=mapping, skip_bad=form.skip_bad.data)
-                    service.preview(batch, current_user)
                 except service.ImportRefused as exc:
                     db.session.rollback()
                     form.file.errors.append(str(exc))
                 else:
                     db.session.commit()
+                    service.submit(batch.id)  # the preview runs in the background
                     return redirect(url_for(".import_batch", batch_id=batch.id))
-    history = db.session.scalars(select(ImportBatch).where(ImportBatch.status != "preview")
-                                 .order_by(ImportBatch.id.desc()).limit(50)).all()
+    history = db.session.scalars(select(ImportBatch).where(
+        ImportBatch.status.not_in(service.OPEN)).order_by(ImportBatch.id.desc()).limit(50)).all()
     mappings = db.session.scalars(select(ImportMapping).order_by(
         ImportMapping.source, ImportMapping.name)).all()
     return render_template("integrations/imports.html", form=form, history=history,
@@ -90,7 +95,16 @@ def _fix_form(row: dict[str, Any], clients: list[Client]) -> FixForm:
 @bp.route("/imports/<int:batch_id>")
 def import_batch(batch_id: int):
     batch = _batch_or_404(batch_id)
-    rows = (batch.report or {}).get("rows", [])
+    all_rows = (batch.report or {}).get("rows", [])
+    counts: dict[str, int] = {}
+    for r in all_rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    # A large file is shown a page of rows at a time, optionally one state only.
+    state = request.args.get("state", "")
+    shown = [r for r in all_rows if r["state"] == state] if state in counts else all_rows
+    pages = max(1, -(-len(shown) // PAGE_ROWS))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = shown[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
     clients = db.session.scalars(select(Client).where(Client.archived_at.is_(None))
                                  .order_by(Client.name)).all()
     names = {c.id: c.name for c in clients}
@@ -102,13 +116,15 @@ def import_batch(batch_id: int):
                                                                  "skipped")}
     suggestions = db.session.scalars(select(TicketSuggestion).where(
         TicketSuggestion.batch_id == batch.id).order_by(TicketSuggestion.id)).all()
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    warnings = [w if isinstance(w, str) else f"{_('line')} {w['line_no']} ({w['ref']}): "
+                f"{row_reason(w)}" for w in (batch.report or {}).get("warnings", [])]
     return render_template(
         "integrations/import_batch.html", batch=batch, rows=rows, names=names, tickets=tickets,
         fix_forms=fix_forms, action=ActionForm(), suggestions=suggestions, counts=counts,
         who=db.session.get(User, batch.user_id) if batch.user_id else None,
+        reasons={r["line_no"]: row_reason(r) for r in rows}, warnings=warnings,
+        working=batch.status in service.WORKING, progress=service.progress_of(batch),
+        page=page, pages=pages, state=state if state in counts else "",
     )
 
 
@@ -141,14 +157,18 @@ def import_fix(batch_id: int):
             return redirect(url_for(".import_batch", batch_id=batch.id))
     try:
         service.set_fix(batch, int(line), client_id=client_id, ticket_id=ticket_id,
-                        user=current_user)
+                        user=current_user, recompute=False)
     except service.ImportRefused as exc:
         db.session.rollback()
         flash(str(exc), "error")
     else:
         db.session.commit()
         flash(_("Line %(line)s: match saved.", line=line), "success")
-    return redirect(url_for(".import_batch", batch_id=batch.id) + f"#line-{line}")
+        service.submit(batch.id)  # the preview is redone in the background
+    lines = [r["line_no"] for r in (batch.report or {}).get("rows", [])]
+    page = lines.index(int(line)) // PAGE_ROWS + 1 if int(line) in lines else 1
+    return redirect(url_for(".import_batch", batch_id=batch.id, page=page if page > 1 else None)
+                    + f"#line-{line}")
 
 
 @bp.post("/imports/<int:batch_id>/run")
@@ -157,17 +177,13 @@ def import_run(batch_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        result = service.run_import(batch, current_user)
+        service.request_import(batch)
     except service.ImportRefused as exc:
         db.session.rollback()
         flash(str(exc), "error")
     else:
         db.session.commit()
-        if result.rejected:
-            flash(_("Nothing imported: the file has bad rows."), "error")
-        else:
-            flash(_("Imported: %(count)s entries, %(minutes)s billable minutes.",
-                    count=result.created, minutes=result.created_minutes), "success")
+        service.submit(batch.id)  # the import runs in the background; the page shows it
     target = url_for(".import_batch", batch_id=batch.id)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(redirect=target)
@@ -233,6 +249,8 @@ def mapping_edit(mapping_id: int | None = None):
             form.name.data, form.source.data = mapping.name, mapping.source
             form.is_default.data = mapping.is_default
             for name, value in (mapping.columns or {}).items():
+                if mapping.source == "cdr" and name in CDR_FIELDS:
+                    name = f"cdr_{name}"
                 if hasattr(form, name) and name not in ("name", "source"):
                     getattr(form, name).data = ", ".join(value) if isinstance(value, list) \
                         else value
@@ -261,9 +279,17 @@ def mapping_edit(mapping_id: int | None = None):
 def _columns(form: MappingForm) -> dict[str, Any] | None:
     """The mapping's columns from the form, or None after marking the missing ones."""
     if form.source.data == "cdr":
-        return {"extensions": form.extensions.data.strip(),
-                "outside_prefix": form.outside_prefix.data.strip(),
-                "timezone": form.timezone.data.strip()}
+        columns = {name: (getattr(form, f"cdr_{name}").data or "").strip()
+                   for name in CDR_FIELDS}
+        if any(columns.values()):  # a CSV export read by its headers: these are needed
+            needed = [n for n in ("src", "dst", "start", "billsec") if not columns[n]]
+            for name in needed:
+                getattr(form, f"cdr_{name}").errors.append(_("This column is needed."))
+            if needed:
+                return None
+        return {**columns, "extensions": (form.extensions.data or "").strip(),
+                "outside_prefix": (form.outside_prefix.data or "").strip(),
+                "timezone": (form.timezone.data or "").strip()}
     columns: dict[str, Any] = {}
     for name in LOGMEIN_FIELDS:
         value = (getattr(form, name).data or "").strip()
