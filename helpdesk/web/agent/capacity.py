@@ -152,56 +152,71 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
 
+def _hour_spans(form: HoursForm) -> dict[int, tuple[time, time] | None]:
+    """The weekday spans of the hours form; an empty mapping returns to the business calendar."""
+    spans: dict[int, tuple[time, time] | None] = {}
+    for wd in range(7):
+        a, b = getattr(form, f"start{wd}").data, getattr(form, f"end{wd}").data
+        if (a is None) != (b is None):
+            getattr(form, f"end{wd}").errors.append(_("Give both times, or neither for a day off."))
+            raise AvailabilityError("incomplete")
+        spans[wd] = (a, b) if a is not None else None
+    return {} if all(v is None for v in spans.values()) else spans
+
+
+def _save_hours(agent: User, form: HoursForm) -> str:
+    set_hours(current_user, agent, _hour_spans(form))
+    return _("Working hours saved.")
+
+
+def _save_day_off(agent: User, form: DayOffForm) -> str:
+    add_day_off(current_user, agent, form.first_day.data, form.last_day.data, form.reason.data)
+    return _("Days off saved.")
+
+
+def _save_on_call(agent: User, form: OnCallForm) -> str:
+    zone = _zone()
+    add_on_call(current_user, agent, form.starts_at.data.replace(tzinfo=zone).astimezone(UTC),
+                form.ends_at.data.replace(tzinfo=zone).astimezone(UTC))
+    return _("On-call shift saved.")
+
+
+_SAVERS = {"hours": _save_hours, "day_off": _save_day_off, "on_call": _save_on_call}
+
+
+def _show_error(form, exc: AvailabilityError) -> None:
+    """The reason next to its field, or as a message; "incomplete" is already on the field."""
+    if str(exc) == "incomplete":
+        return
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(exc)]
+    else:
+        flash(str(exc), "error")
+
+
 @bp.route("/availability", methods=["GET", "POST"])
 def availability():
     agent = _agent_or_404()
     may_edit = can_edit_availability(current_user, agent)
-    hours_form, off_form, call_form = HoursForm(prefix="h"), DayOffForm(prefix="o"), OnCallForm(
-        prefix="c")
-    action = request.form.get("action")
+    forms = {"hours": HoursForm(prefix="h"), "day_off": DayOffForm(prefix="o"),
+             "on_call": OnCallForm(prefix="c")}
+    hours_form = forms["hours"]
     if request.method == "POST":
         if not may_edit:
             abort(403)
-        try:
-            if action == "hours" and hours_form.validate_on_submit():
-                spans: dict[int, tuple[time, time] | None] = {}
-                for wd in range(7):
-                    a = getattr(hours_form, f"start{wd}").data
-                    b = getattr(hours_form, f"end{wd}").data
-                    if (a is None) != (b is None):
-                        getattr(hours_form, f"end{wd}").errors.append(
-                            _("Give both times, or neither for a day off."))
-                        raise AvailabilityError("incomplete")
-                    spans[wd] = (a, b) if a is not None else None
-                if all(v is None for v in spans.values()):
-                    spans = {}
-                set_hours(current_user, agent, spans)
+        action = request.form.get("action")
+        form = forms.get(action)
+        if form is not None and form.validate_on_submit():
+            try:
+                message = _SAVERS[action](agent, form)
+            except AvailabilityError as exc:
+                db.session.rollback()
+                _show_error(form, exc)
+            else:
                 db.session.commit()
-                flash(_("Working hours saved."), "ok")
+                flash(message, "ok")
                 return redirect(url_for("agent.availability", agent=agent.id))
-            if action == "day_off" and off_form.validate_on_submit():
-                add_day_off(current_user, agent, off_form.first_day.data, off_form.last_day.data,
-                            off_form.reason.data)
-                db.session.commit()
-                flash(_("Days off saved."), "ok")
-                return redirect(url_for("agent.availability", agent=agent.id))
-            if action == "on_call" and call_form.validate_on_submit():
-                zone = _zone()
-                starts = call_form.starts_at.data.replace(tzinfo=zone).astimezone(UTC)
-                ends = call_form.ends_at.data.replace(tzinfo=zone).astimezone(UTC)
-                add_on_call(current_user, agent, starts, ends)
-                db.session.commit()
-                flash(_("On-call shift saved."), "ok")
-                return redirect(url_for("agent.availability", agent=agent.id))
-        except AvailabilityError as exc:
-            db.session.rollback()
-            form = {"hours": hours_form, "day_off": off_form, "on_call": call_form}[action]
-            field = getattr(form, exc.field, None) if exc.field else None
-            if str(exc) != "incomplete":
-                if field is not None:
-                    field.errors = [*field.errors, str(exc)]
-                else:
-                    flash(str(exc), "error")
     elif not hours_form.is_submitted():
         for row in db.session.scalars(select(WorkingHours).where(WorkingHours.agent_id == agent.id)):
             getattr(hours_form, f"start{row.weekday}").data = row.starts
@@ -219,8 +234,8 @@ def availability():
              .all() if current_user.role == Role.ADMIN else [])
     return render_template(
         "agent/availability.html", agent=agent, may_edit=may_edit, hours_form=hours_form,
-        off_form=off_form, call_form=call_form, days_off=days_off, shifts=shifts, staff=staff,
-        weekdays=WEEKDAYS, delete_form=DeleteForm(),
+        off_form=forms["day_off"], call_form=forms["on_call"], days_off=days_off, shifts=shifts,
+        staff=staff, weekdays=WEEKDAYS, delete_form=DeleteForm(),
         own_hours=any(getattr(hours_form, f"start{wd}").data for wd in range(7)),
     ), 400 if request.method == "POST" else 200
 
