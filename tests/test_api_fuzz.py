@@ -13,15 +13,16 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from helpdesk.extensions import db
 from helpdesk.models import ApiToken, PortalRole, Role
 from helpdesk.tickets.services import add_article, create_ticket
 
-# Status codes are not checked: merged modules still answer a few undocumented 4xx codes (405 on
-# an out-of-range id, 422 on some filters); every answer's type and body must match, and no 5xx.
-CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
+# Every answer's status, type and body must be the documented ones, and no 5xx.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
 #: Generated requests per operation and token (keeps the whole module well under a minute).
 EXAMPLES = 12
 

@@ -357,6 +357,17 @@ def test_huge_ids_and_pages_are_404_or_422_not_500(client, people):
     assert member.get(f"/portal/tickets/{big}").status_code == 404
 
 
+def test_huge_id_with_a_method_of_a_sibling_rule_is_404_not_405(client, people):
+    """/packages/<id> has a GET and a PATCH rule: a huge id answers 404 to both (werkzeug said 405
+    when the converter refused the value after the GET rule had been tried)."""
+    auth = {"Authorization": f"Bearer {_token(people['staff_admin'])}"}
+    for method in ("GET", "PATCH"):
+        r = client.open(f"/api/v1/packages/{2**70}", method=method, headers=auth, json={})
+        assert r.status_code == 404, method
+        assert r.mimetype == "application/problem+json"
+    assert client.delete(f"/api/v1/packages/{2**70}", headers=auth).status_code == 405
+
+
 def test_month_9999_12_is_refused_cleanly(client, factory, people):
     customer = factory.client("Delta")
     db.session.commit()

@@ -11,7 +11,7 @@ from datetime import date
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_mail import Message
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..audit_log.record import record, snapshot
 from ..extensions import db
@@ -72,7 +72,9 @@ def _clean_client(values: dict, client: Client | None) -> dict:
             raise FieldError("name", str(_l("Please give the client's name.")))
         if len(name) > 200:
             raise FieldError("name", str(_l("At most 200 characters.")))
-        other = db.session.scalar(select(Client).where(func.lower(Client.name) == name.lower()))
+        # SQLite's lower() folds ASCII only: the exact name is looked for too (it is unique).
+        other = db.session.scalar(select(Client).where(
+            or_(Client.name == name, func.lower(Client.name) == name.lower())).limit(1))
         if other is not None and other is not client:
             raise FieldError("name", str(_l("A client named %(name)s exists already (id %(id)s).",
                                             name=other.name, id=other.id)))
