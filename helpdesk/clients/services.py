@@ -14,6 +14,7 @@ from flask_mail import Message
 from sqlalchemy import func, or_, select, update
 
 from ..audit_log.record import record, snapshot
+from ..auth.links import revoke_links
 from ..extensions import db
 from ..models import (
     OPEN_STATUSES,
@@ -403,10 +404,10 @@ def set_portal_role(actor: User, user: User, role: str) -> User:
 
 def revoke_portal(actor: User | None, user: User) -> User:
     from ..auth.accounts import AUDITED_FIELDS
-
     before = snapshot(user, AUDITED_FIELDS)
     user.active = False
     user.password_hash = None
+    revoke_links(user)
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
     db.session.flush()
     record(user, "remove", user=actor, before=before, after=snapshot(user, AUDITED_FIELDS))

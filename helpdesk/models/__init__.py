@@ -50,14 +50,24 @@ from .tickets import (
     TicketStatus,
 )
 from .types import UTCDateTime, utcnow
-from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
+from .users import (
+    STAFF_ROLES,
+    ApiToken,
+    LinkNonce,
+    LinkPurpose,
+    LoginAttempt,
+    PortalRole,
+    Role,
+    User,
+)
 
 __all__ = [
     "LANGUAGES", "OPEN_STATUSES", "PRIORITY_RANK", "STAFF_ROLES",
     "Addon", "ApiToken", "Article", "Attachment", "AuditLog", "AutoReply", "ChangeKind",
     "Channel", "Client", "ClientDomain", "ClosedMonth", "Contact", "ContactEmail", "ContactPhone",
     "Contract", "ContractAddon", "ContractChange", "ContractStatus", "Counter", "Direction",
-    "EntryKind", "EntrySource", "IngestFailure", "JobRun", "LoginAttempt", "MailboxState",
+    "EntryKind", "EntrySource", "IngestFailure", "JobRun", "LinkNonce", "LinkPurpose",
+    "LoginAttempt", "MailboxState",
     "Package", "PortalRole", "Priority", "Role", "RunningTimer", "SendStatus", "SentNotification",
     "SlaPolicy", "StoredReport", "Ticket", "TicketPause", "TicketStatus", "TimeEntry",
     "UTCDateTime", "User", "Visit", "VisitStatus", "utcnow",

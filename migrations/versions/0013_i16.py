@@ -1,0 +1,47 @@
+"""link_nonces: one row per mailed reset or invitation link (each usable once); users.token_nonce
+goes
+
+Revision ID: 0013_i16
+Revises: 0012
+Create Date: 2026-12-03 13:30:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import helpdesk.models.types
+
+
+# revision identifiers, used by Alembic.
+revision = '0013_i16'
+down_revision = '0012'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # Links mailed before the upgrade named the per-user nonce: they stop working (ask again).
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('token_nonce')
+    op.create_table('link_nonces',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=10), nullable=False),
+    sa.Column('nonce_hash', sa.String(length=64), nullable=False),
+    sa.Column('issued_at', helpdesk.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', helpdesk.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', helpdesk.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', helpdesk.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("purpose IN ('reset', 'invite')", name=op.f('ck_link_nonces_purpose')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_link_nonces_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_link_nonces')),
+    sa.UniqueConstraint('nonce_hash', name=op.f('uq_link_nonces_nonce_hash'))
+    )
+    op.create_index('ix_link_nonces_user', 'link_nonces', ['user_id'], unique=False)
+
+
+def downgrade():
+    op.drop_index('ix_link_nonces_user', table_name='link_nonces')
+    op.drop_table('link_nonces')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('token_nonce', sa.String(length=32), nullable=True))
