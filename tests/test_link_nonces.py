@@ -16,8 +16,8 @@ from helpdesk.auth import links as auth_links
 from helpdesk.extensions import db
 from helpdesk.models import LinkNonce, PortalRole, Role, User, utcnow
 from helpdesk.staff.services import deactivate_staff
-from tests.factories import PASSWORD
 from tests.conftest import csrf_token_from
+from tests.factories import PASSWORD
 
 
 @pytest.fixture
