@@ -1,5 +1,5 @@
 """link_nonces: one row per mailed reset or invitation link (each usable once); users.token_nonce
-goes
+goes; the search index folds accents on both databases
 
 Revision ID: 0013_i16
 Revises: 0012
@@ -10,6 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import helpdesk.models.types
+from helpdesk.tickets import search
 
 
 # revision identifiers, used by Alembic.
@@ -38,9 +39,26 @@ def upgrade():
     sa.UniqueConstraint('nonce_hash', name=op.f('uq_link_nonces_nonce_hash'))
     )
     op.create_index('ix_link_nonces_user', 'link_nonces', ['user_id'], unique=False)
+    # The search index folds accents on both databases now (SQLite: the letters unicode61 does
+    # not fold; PostgreSQL: search_fold): build it again.
+    conn = op.get_bind()
+    search.drop_search_objects(conn)
+    search.create_search_objects(conn)
 
 
 def downgrade():
+    conn = op.get_bind()
+    if conn.dialect.name == 'postgresql':
+        # Back to vectors that keep accents: search_fold only lower-cases, and the vectors are
+        # built again with it (the triggers of the older code call it too). SQLite keeps the
+        # folding index (the older code reads it as before).
+        conn.exec_driver_sql("CREATE OR REPLACE FUNCTION search_fold(text) RETURNS text "
+                             "LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT lower($1) $$")
+        for table in search.index.PG_SIDE_TABLES:
+            conn.exec_driver_sql(f"TRUNCATE {table.name}")
+        for statement in search.index.PG_CREATE:
+            if statement.startswith("INSERT INTO"):
+                conn.exec_driver_sql(statement)
     op.drop_index('ix_link_nonces_user', table_name='link_nonces')
     op.drop_table('link_nonces')
     with op.batch_alter_table('users', schema=None) as batch_op:
