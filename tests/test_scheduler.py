@@ -811,7 +811,7 @@ class RealJobsScheduler(SchedulerProcess):
     """``flask scheduler`` with the built-in month close and monthly reports only, mailing to
     the SMTP sink."""
 
-    def __init__(self, url: str, tmp: Path, smtp) -> None:  # noqa: D107 - see the class
+    def __init__(self, url: str, tmp: Path, smtp) -> None:
         env = dict(os.environ)
         env.update({f"HELPDESK_{k}": v for k, v in BUILTIN_OFF.items()})
         env.update({
