@@ -105,7 +105,7 @@ def set_password_through_link(link: LinkNonce, password: str) -> User:
     if problem:
         raise AccountError(problem)
     if not use_link(link):
-        raise LinkUsed(_("This link was used already."))
+        raise LinkUsed(_("The link has expired or has already been used."))
     user = db.session.get(User, link.user_id)
     set_new_password(user, password)
     return user
