@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -461,3 +462,42 @@ def test_the_fold_without_unaccent_covers_serbian_and_turkish_letters(app):
         folded = db.session.execute(text("SELECT lower(translate(:s, :f, :t))"),
                                     {"s": letters, "f": source, "t": target}).scalar()
         assert folded == expected
+
+
+def _without_unaccent_on_postgresql(factory, monkeypatch):
+    """Where the unaccent extension cannot be created, the index folds with translate() and
+    finds the same tickets."""
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.exc import ProgrammingError
+
+    from helpdesk.tickets.search import index
+
+    run = Connection.exec_driver_sql
+
+    def no_extensions(self, statement, *args, **kwargs):
+        if statement.startswith("CREATE EXTENSION"):
+            raise ProgrammingError(statement, {}, Exception("permission denied to create"))
+        return run(self, statement, *args, **kwargs)
+
+    agent = factory.user(Role.AGENT)
+    turkish = create_ticket(subject="Yazıcı çalışmıyor", client_id=None, actor="t")
+    serbian = create_ticket(subject="Đorđe: štampač", client_id=None, actor="t")
+    db.session.commit()
+    monkeypatch.setattr(Connection, "exec_driver_sql", no_extensions)
+    try:
+        index.rebuild(db.session.connection())
+        db.session.commit()
+        body = db.session.execute(text(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'search_fold'")).scalar()
+        assert "translate" in body and "unaccent" not in body
+        corpus = {"agent": agent, "t1": turkish, "t2": serbian, "t3": turkish, "t4": turkish}
+        assert found(corpus, "YAZICI calismiyor") == {"t4"}  # t1, t3, t4 are the same ticket
+        assert found(corpus, "dorde stampac") == {"t2"}
+    finally:
+        monkeypatch.undo()
+        index.rebuild(db.session.connection())  # unaccent again for the tests after this one
+        db.session.commit()
+
+
+if (os.environ.get("HELPDESK_TEST_DATABASE_URL") or "").startswith("postgresql"):
+    test_without_unaccent_postgresql_folds_with_translate = _without_unaccent_on_postgresql
