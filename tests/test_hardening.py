@@ -375,6 +375,11 @@ def test_an_export_of_month_0000_is_a_400_not_a_500(client, people):
         r = client.get(f"/api/v1/exports/usage?month={month}", headers=auth)
         assert r.status_code == 400, month
         assert r.mimetype == "application/problem+json"
+    # and a client id past any row's, negative too (also the fuzzer's): 422, not a 500
+    for client_id in (-(2**80), 2**80, "+" + str(2**80)):
+        r = client.get("/api/v1/exports/tickets", headers=auth,
+                       query_string={"month": "2026-11", "client": client_id})
+        assert r.status_code == 422, client_id
     _post_form(client, "/login", {"email": "boss@vendor.test", "password": "secret-pass-1"})
     assert client.get("/console/exports/usage.csv?month=0000-04").status_code == 400
     assert client.get("/console/exports/usage.csv?month=2026-11").status_code == 200
