@@ -134,6 +134,17 @@ def test_a_domain_of_another_client_names_that_client_and_saves_nothing(factory)
     assert _count(ClientDomain) == 1
 
 
+def test_a_second_client_with_the_same_non_ascii_name_is_refused(factory):
+    """SQLite's lower() leaves Š/Đ alone, so the case-folded look-up missed the same name: a field
+    error, not a 500 from the unique index."""
+    owner = factory.client("ŠTAMPAČI Đorđević")
+    db.session.commit()
+    with pytest.raises(FieldError) as info:
+        clients.create_client(None, name=" ŠTAMPAČI Đorđević ")
+    assert info.value.field == "name" and f"(id {owner.id})" in info.value.message
+    db.session.rollback()
+
+
 def test_archiving_with_open_tickets_asks_then_keeps_them_readable(client, auth, factory):
     admin = factory.user(Role.ADMIN)
     acme = factory.client("Acme d.o.o.")

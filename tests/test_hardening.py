@@ -357,6 +357,34 @@ def test_huge_ids_and_pages_are_404_or_422_not_500(client, people):
     assert member.get(f"/portal/tickets/{big}").status_code == 404
 
 
+def test_huge_id_with_a_method_of_a_sibling_rule_is_404_not_405(client, people):
+    """/packages/<id> has a GET and a PATCH rule: a huge id answers 404 to both (werkzeug said 405
+    when the converter refused the value after the GET rule had been tried)."""
+    auth = {"Authorization": f"Bearer {_token(people['staff_admin'])}"}
+    for method in ("GET", "PATCH"):
+        r = client.open(f"/api/v1/packages/{2**70}", method=method, headers=auth, json={})
+        assert r.status_code == 404, method
+        assert r.mimetype == "application/problem+json"
+    assert client.delete(f"/api/v1/packages/{2**70}", headers=auth).status_code == 405
+
+
+def test_an_export_of_month_0000_is_a_400_not_a_500(client, people):
+    """Found by the fuzzer: year 0 passed the export's YYYY-MM check and broke the ledger."""
+    auth = {"Authorization": f"Bearer {_token(people['staff_admin'])}"}
+    for month in ("0000-04", "9999-12", "1969-12"):
+        r = client.get(f"/api/v1/exports/usage?month={month}", headers=auth)
+        assert r.status_code == 400, month
+        assert r.mimetype == "application/problem+json"
+    # and a client id past any row's, negative too (also the fuzzer's): 422, not a 500
+    for client_id in (-(2**80), 2**80, "+" + str(2**80)):
+        r = client.get("/api/v1/exports/tickets", headers=auth,
+                       query_string={"month": "2026-11", "client": client_id})
+        assert r.status_code == 422, client_id
+    _post_form(client, "/login", {"email": "boss@vendor.test", "password": "secret-pass-1"})
+    assert client.get("/console/exports/usage.csv?month=0000-04").status_code == 400
+    assert client.get("/console/exports/usage.csv?month=2026-11").status_code == 200
+
+
 def test_month_9999_12_is_refused_cleanly(client, factory, people):
     customer = factory.client("Delta")
     db.session.commit()

@@ -778,3 +778,159 @@ def test_a_job_failing_twice_is_shown_on_the_admin_page(app, client, auth, facto
     run_due_jobs(utc(2026, 3, 3, 2, 30), only=["broken"])
     page = client.get("/admin/jobs").get_data(as_text=True)
     assert 'id="failed-twice"' in page and "broken" in page
+
+
+# -- the real month close, killed while it runs (issue 16) -----------------------------------------
+
+#: Starts ``flask scheduler`` after wrapping the real ``close_month``: the first attempt closes
+#: the month (the row is written, not committed), notes its pid in the marker file and hangs
+#: there, so the test can kill the process in the middle of the close; later attempts go through.
+PAUSED_SCHEDULER = """
+import os, sys, time
+sys.path.insert(0, os.getcwd())
+import helpdesk.accounting.closing as closing
+
+real_close_month = closing.close_month
+marker = os.environ["HELPDESK_TEST_CLOSE_MARKER"]
+
+
+def close_month_then_hang_once(*args, **kwargs):
+    closed = real_close_month(*args, **kwargs)
+    if not os.path.exists(marker):
+        with open(marker, "w") as fh:
+            fh.write(str(os.getpid()))
+        time.sleep(120)
+    return closed
+
+
+closing.close_month = close_month_then_hang_once
+from flask.cli import main
+
+sys.argv = ["flask", "--app", "app.py", "scheduler"]
+main()
+"""
+
+
+class RealJobsScheduler(SchedulerProcess):
+    """``flask scheduler`` with the built-in month close and monthly reports only, mailing to
+    the SMTP sink."""
+
+    def __init__(self, url: str, tmp: Path, smtp) -> None:
+        env = dict(os.environ)
+        env.update({f"HELPDESK_{k}": v for k, v in BUILTIN_OFF.items()})
+        env.update({
+            "HELPDESK_SCHEDULE_MONTH_CLOSE": "monthly 1 06:00",
+            "HELPDESK_TIMEZONE": BELGRADE,
+            "HELPDESK_SQLALCHEMY_DATABASE_URI": url,
+            "HELPDESK_SECRET_KEY": "test-secret",
+            "HELPDESK_SCHEDULER_LOCK_POLL_SECONDS": "0.2",
+            "HELPDESK_SCHEDULER_LOCK_FILE": str(tmp / "scheduler.lock"),
+            "HELPDESK_REPORT_DIR": str(tmp / "reports"),
+            "HELPDESK_MAIL_SERVER": smtp.host,
+            "HELPDESK_MAIL_PORT": str(smtp.port),
+            "HELPDESK_MAIL_USERNAME": smtp.user,
+            "HELPDESK_MAIL_PASSWORD": smtp.password,
+            "HELPDESK_MAIL_SUPPRESS_SEND": "false",
+            "HELPDESK_TEST_CLOSE_MARKER": str(tmp / "close-started"),
+        })
+        self.log = open(tmp / f"scheduler-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-c", PAUSED_SCHEDULER], cwd=ROOT, env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+
+
+def _month_close_data(url: str) -> tuple[str, list[str]]:
+    """Two contract clients with a primary contact each, and time in the month to close: the
+    period the scheduler closes now, and the addresses its reports go to."""
+    from helpdesk import create_app
+    from helpdesk.accounting.ledger import log_entry
+    from helpdesk.models import EntryKind, EntrySource
+    from tests.conftest import _reset_database, base_config
+    from tests.factories import Factory
+
+    period = previous_period(Schedule.parse("monthly 1 06:00", BELGRADE).latest(
+        datetime.now(UTC)), BELGRADE)
+    year, month = map(int, period.split("-"))
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url, TIMEZONE=BELGRADE))
+    with app.app_context():
+        _reset_database()
+        factory = Factory()
+        agent = factory.user(Role.AGENT, email="agent@vendor.test")
+        recipients = []
+        for name, email in (("Alfa d.o.o.", "boss@alfa.test"), ("Beta A.Ş.", "boss@beta.test")):
+            client = factory.client(name)
+            factory.contract(client, "standard", start=date(year - 1, 1, 1))
+            factory.contact(client, email=email)
+            for day in range(10, 28):  # a working day: no review holds the close
+                entry = log_entry(client=client, kind=EntryKind.REMOTE, agent=agent,
+                                  source=EntrySource.API, minutes=45, user=agent,
+                                  started_at=datetime(year, month, day, 9, 0, tzinfo=UTC))
+                if not entry.out_of_hours:
+                    break
+                db.session.delete(entry)
+            recipients.append(email)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return period, recipients
+
+
+def _closed_months(url: str) -> list[str]:
+    from helpdesk import create_app
+    from helpdesk.models import ClosedMonth
+    from tests.conftest import base_config
+
+    app = create_app(base_config(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        periods = list(db.session.scalars(select(ClosedMonth.period)))
+        attempts = {r.job: (r.outcome, r.attempts) for r in db.session.scalars(select(JobRun))}
+        db.session.remove()
+        db.engine.dispose()
+    return periods, attempts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_real_month_close_killed_mid_way_is_closed_and_mailed_once(
+    kind, tmp_path, request, smtp_server
+):
+    """SIGKILL while ``close_due_months`` is inside the close (its row written, not committed):
+    the next scheduler closes the month and the reports go out, one mail per client; a later
+    restart sends nothing more."""
+    url = _database(kind, tmp_path, request)
+    _prepare_database(url)
+    period, recipients = _month_close_data(url)
+    marker = tmp_path / "close-started"
+    first = RealJobsScheduler(url, tmp_path, smtp_server)
+    try:
+        _wait(marker.exists, timeout=40, what="the month close to start")
+        assert int(marker.read_text()) == first.pid
+    finally:
+        first.stop(signal.SIGKILL)  # killed during the month close
+    assert _closed_months(url)[0] == []  # nothing of the cut-off close was committed
+    assert smtp_server.messages == []
+    second = RealJobsScheduler(url, tmp_path, smtp_server)
+    try:
+        smtp_server.wait_for(len(recipients), timeout=40)
+        _wait(lambda: _closed_months(url)[1].get("monthly_reports", ("",))[0] == OK,
+              what="the reports run to be recorded")
+    finally:
+        assert second.stop() == 0
+    third = RealJobsScheduler(url, tmp_path, smtp_server)  # a later restart changes nothing
+    try:
+        _wait(lambda: sum(p.read_text(errors="replace").count("lock taken")
+                          for p in tmp_path.glob("scheduler-*.log")) >= 3,
+              what="the third scheduler to take the lock")
+        time.sleep(1.5)
+    finally:
+        assert third.stop() == 0
+    periods, runs = _closed_months(url)
+    assert periods == [period]
+    assert runs["month_close"] == (OK, 2)  # cut off once, then finished
+    assert runs["monthly_reports"] == (OK, 1)
+    mailed = sorted(rcpt for m in smtp_server.messages for rcpt in m.rcpt_tos)
+    assert mailed == sorted(recipients)  # each report once
+    for received in smtp_server.messages:
+        message = received.message()
+        assert any(part.get_content_type() == "application/pdf"
+                   for part in message.iter_attachments())

@@ -1,16 +1,14 @@
 """Client-user accounts: invitations, removal, password-reset links, and sign-in checks that do not
 reveal which addresses have an account.
 
-A reset or invitation link carries a token signed with the SECRET_KEY (itsdangerous, its own salt)
-that expires, and that names a fingerprint of the user's password hash: once the password changes
-(the link was used, or the user reset it another way), every link issued before stops working.
+A reset or invitation link is usable once (helpdesk/auth/links.py: each link has a nonce of its own,
+recorded server-side); choosing a password, a removal or a deactivation ends every outstanding link.
 Services flush; the request commits, then sends the mail.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import re
 import secrets
@@ -25,7 +23,6 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_mail import Message
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -33,16 +30,32 @@ from ..audit_log.record import record, snapshot
 from ..extensions import db, mail
 from ..hardening.links import public_url
 from ..i18n import N_, language_for
-from ..models import ApiToken, PortalRole, Role, SentNotification, User, utcnow
+from ..models import (
+    ApiToken,
+    LinkNonce,
+    LinkPurpose,
+    PortalRole,
+    Role,
+    SentNotification,
+    User,
+    utcnow,
+)
 from . import end_all_sessions
+from .links import (  # noqa: F401  (RESET_SALT .. password_fingerprint: the module's API)
+    DEFAULT_INVITE_MAX_AGE,
+    DEFAULT_RESET_MAX_AGE,
+    INVITE_SALT,
+    RESET_SALT,
+    issue_link,
+    link_for_token,
+    max_age,
+    password_fingerprint,
+    revoke_links,
+    use_link,
+)
 
 log = logging.getLogger(__name__)
 
-RESET_SALT = "helpdesk.password-reset"
-INVITE_SALT = "helpdesk.portal-invite"
-#: How long links stay valid unless PASSWORD_RESET_MAX_AGE / INVITE_MAX_AGE (seconds) say otherwise.
-DEFAULT_RESET_MAX_AGE = 2 * 3600
-DEFAULT_INVITE_MAX_AGE = 7 * 24 * 3600
 #: At most one reset mail per address in this many seconds (no mail bombing through the form).
 RESET_MAIL_INTERVAL = 300
 MIN_PASSWORD_LENGTH = 10
@@ -57,62 +70,22 @@ class AccountError(ValueError):
     """An invitation or removal that cannot be done; the message is for the person who tried."""
 
 
-# -- signed links ----------------------------------------------------------------------------
-
-
-def _serializer(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
-
-
-def password_fingerprint(user: User) -> str:
-    """A short digest of the password hash and session version: it changes with either."""
-    material = f"{user.password_hash or '-'}|{user.session_version or 1}"
-    return hashlib.sha256(material.encode()).hexdigest()[:24]
+# -- links (helpdesk/auth/links.py) -----------------------------------------------------------
 
 
 def make_token(user: User, *, invite: bool = False) -> str:
-    """A signed, expiring link token that lets ``user`` choose a new password once.
-
-    The link names a nonce kept on the user, made when the first outstanding link is issued;
-    using any link (or removing the user) clears it, so every link issued before stops working,
-    even when the password it set is later removed again (a second invitation).
-    """
-    salt = INVITE_SALT if invite else RESET_SALT
-    if not user.token_nonce:
-        user.token_nonce = secrets.token_hex(16)
-    return _serializer(salt).dumps(
-        {"u": user.id, "p": password_fingerprint(user), "n": user.token_nonce})
+    """A new reset (or invitation) link token for ``user``, usable once."""
+    return issue_link(user, LinkPurpose.INVITE if invite else LinkPurpose.RESET)
 
 
 def _max_age(invite: bool) -> int:
-    cfg = current_app.config
-    if invite:
-        return int(cfg.get("INVITE_MAX_AGE", DEFAULT_INVITE_MAX_AGE))
-    return int(cfg.get("PASSWORD_RESET_MAX_AGE", DEFAULT_RESET_MAX_AGE))
+    return max_age(LinkPurpose.INVITE if invite else LinkPurpose.RESET)
 
 
 def user_for_token(token: str) -> User | None:
-    """The user a still-valid link belongs to; None if forged, expired, used or the user removed."""
-    for invite in (False, True):
-        salt = INVITE_SALT if invite else RESET_SALT
-        try:
-            data = _serializer(salt).loads(token, max_age=_max_age(invite))
-        except SignatureExpired:
-            return None
-        except BadSignature:
-            continue
-        if not isinstance(data, dict):
-            return None
-        user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
-        if user is None or not user.active or data.get("p") != password_fingerprint(user):
-            return None
-        nonce = data.get("n")
-        if not user.token_nonce or not isinstance(nonce, str) or not hmac.compare_digest(
-            nonce, user.token_nonce
-        ):
-            return None
-        return user
-    return None
+    """The user a still-usable link belongs to; None if forged, expired, used or ended."""
+    link = link_for_token(token)
+    return db.session.get(User, link.user_id) if link is not None else None
 
 
 def check_new_password(password: str) -> str | None:
@@ -122,13 +95,29 @@ def check_new_password(password: str) -> str | None:
     return None
 
 
+class LinkUsed(AccountError):
+    """Another request used the link (or it was ended) while this one was filling the form."""
+
+
+def set_password_through_link(link: LinkNonce, password: str) -> User:
+    """Choose the password through a mailed link: the link is used up, once."""
+    problem = check_new_password(password)
+    if problem:
+        raise AccountError(problem)
+    if not use_link(link):
+        raise LinkUsed(_("The link has expired or has already been used."))
+    user = db.session.get(User, link.user_id)
+    set_new_password(user, password)
+    return user
+
+
 def set_new_password(user: User, password: str) -> None:
-    """Store the new password; links issued before it stop working."""
+    """Store the new password; every outstanding link and session of the user stops working."""
     problem = check_new_password(password)
     if problem:
         raise AccountError(problem)
     user.set_password(password)
-    user.token_nonce = None  # the link is used up
+    revoke_links(user)
     end_all_sessions(user)  # a stolen session or remember cookie stops working
     record(user, "password_set", user=user, after={"password": "changed"})
 
@@ -375,7 +364,7 @@ def remove_user(admin: User, user: User) -> None:
     before = snapshot(user, AUDITED_FIELDS)
     user.active = False
     user.password_hash = None
-    user.token_nonce = None
+    revoke_links(user)
     end_all_sessions(user)
     db.session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True)

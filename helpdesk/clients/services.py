@@ -11,9 +11,10 @@ from datetime import date
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_mail import Message
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..audit_log.record import record, snapshot
+from ..auth.links import revoke_links
 from ..extensions import db
 from ..models import (
     OPEN_STATUSES,
@@ -72,7 +73,9 @@ def _clean_client(values: dict, client: Client | None) -> dict:
             raise FieldError("name", str(_l("Please give the client's name.")))
         if len(name) > 200:
             raise FieldError("name", str(_l("At most 200 characters.")))
-        other = db.session.scalar(select(Client).where(func.lower(Client.name) == name.lower()))
+        # SQLite's lower() folds ASCII only: the exact name is looked for too (it is unique).
+        other = db.session.scalar(select(Client).where(
+            or_(Client.name == name, func.lower(Client.name) == name.lower())).limit(1))
         if other is not None and other is not client:
             raise FieldError("name", str(_l("A client named %(name)s exists already (id %(id)s).",
                                             name=other.name, id=other.id)))
@@ -385,10 +388,10 @@ def set_portal_role(actor: User, user: User, role: str) -> User:
 
 def revoke_portal(actor: User | None, user: User) -> User:
     from ..auth.accounts import AUDITED_FIELDS
-
     before = snapshot(user, AUDITED_FIELDS)
     user.active = False
     user.password_hash = None
+    revoke_links(user)
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
     db.session.flush()
     record(user, "remove", user=actor, before=before, after=snapshot(user, AUDITED_FIELDS))

@@ -14,11 +14,18 @@ MAX_PAGE = 1_000_000
 
 
 class BoundedIntConverter(IntegerConverter):
-    """``<int:...>`` that does not match past ``MAX_DB_INT`` (so the route answers 404)."""
+    """``<int:...>`` whose value past ``MAX_DB_INT`` is answered 404 (see ``_refuse_huge_ids``).
 
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_DB_INT)
-        super().__init__(map, *args, **kwargs)
+    It still matches: a converter that refuses the value makes werkzeug answer 405 when another
+    method's rule of the same path was tried first.
+    """
+
+
+def _refuse_huge_ids(endpoint: str | None, values: dict | None) -> None:
+    """A URL id larger than any row's is a 404 (the rule matched; no row can have it)."""
+    for value in (values or {}).values():
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_DB_INT:
+            abort(404)
 
 
 #: A billing month as the server accepts it (also the OpenAPI ``pattern``): years 1970-2999.
@@ -49,3 +56,4 @@ def query_int(name: str, default: int | None = None, *, minimum: int = 1,
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
+    app.url_value_preprocessor(_refuse_huge_ids)

@@ -50,7 +50,16 @@ from .tickets import (
     TicketStatus,
 )
 from .types import UTCDateTime, utcnow
-from .users import STAFF_ROLES, ApiToken, LoginAttempt, PortalRole, Role, User
+from .users import (
+    STAFF_ROLES,
+    ApiToken,
+    LinkNonce,
+    LinkPurpose,
+    LoginAttempt,
+    PortalRole,
+    Role,
+    User,
+)
 
 __all__ = [
     "LANGUAGES",
@@ -81,6 +90,8 @@ __all__ = [
     "EntrySource",
     "IngestFailure",
     "JobRun",
+    "LinkNonce",
+    "LinkPurpose",
     "LoginAttempt",
     "MailboxState",
     "Package",

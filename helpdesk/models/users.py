@@ -71,8 +71,6 @@ class User(UserMixin, db.Model):
     #: Bumped on password set/reset, "sign out everywhere" and deactivation: every session and
     #: remember cookie carrying an older number stops working (see helpdesk/auth/sessions.py).
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    #: The nonce of the one reset/invitation link that may still be used (None: no link valid).
-    token_nonce: Mapped[str | None] = mapped_column(String(32))
 
     client = relationship("Client", foreign_keys=[client_id], back_populates="users")
     tokens = relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")
@@ -103,6 +101,37 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
+
+
+class LinkPurpose(StrEnum):
+    """What a mailed link to choose a password was issued for."""
+
+    RESET = "reset"
+    INVITE = "invite"
+
+
+class LinkNonce(db.Model):
+    """One mailed reset or invitation link (helpdesk/auth/links.py): the link carries the nonce,
+    this row says whether it may still be used. Only a digest of the nonce is stored."""
+
+    __tablename__ = "link_nonces"
+    __table_args__ = (CheckConstraint(enum_check("purpose", LinkPurpose), name="purpose"),
+                      Index("ix_link_nonces_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(enum_column(LinkPurpose))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Set once, by the request that chose the password through the link.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set when a newer link of the same purpose, a password change or a removal ended it.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @staticmethod
+    def hash(nonce: str) -> str:
+        return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 class ApiToken(db.Model):

@@ -192,7 +192,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "prune_job_runs",
-        "helpdesk.scheduler.runner:prune_job_runs",
+        "helpdesk.scheduler.runs:prune_job_runs",
         "SCHEDULE_PRUNE_JOB_RUNS",
         ("now",),
         description=N_("Forget old job runs (the latest of each job is kept)."),

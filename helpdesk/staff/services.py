@@ -7,6 +7,7 @@ from flask_mail import Message
 from sqlalchemy import func, select, update
 
 from ..audit_log.record import record, snapshot
+from ..auth.links import revoke_links
 from ..clients.validate import EmailError, FieldError, check_language, clean_email
 from ..extensions import db
 from ..models import STAFF_ROLES, ApiToken, Client, Role, User
@@ -128,6 +129,7 @@ def deactivate_staff(actor: User | None, user: User) -> User:
         _keep_one_admin(user)
     before = snapshot(user, STAFF_FIELDS)
     user.active = False
+    revoke_links(user)
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
     managed = db.session.scalar(select(func.count(Client.id)).where(
         Client.account_manager_id == user.id, Client.archived_at.is_(None)))

@@ -20,11 +20,12 @@ from sqlalchemy import select
 from ...dashboards import queries
 from ...dashboards.svg import Series, bar_chart, column_chart
 from ...extensions import db
+from ...hardening.bounds import MONTH_PATTERN
 from ...models import STAFF_ROLES, Client, Role, User
 from ..filters import label
 from . import bp
 
-PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(MONTH_PATTERN)  # years 1970-2999: the ledger's range
 PAGES = ("sla", "backlog", "times", "hours")
 
 

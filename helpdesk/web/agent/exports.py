@@ -10,11 +10,12 @@ import re
 from flask import Response, abort, request
 from flask_login import current_user
 
+from ...hardening.bounds import MONTH_PATTERN
 from ...models import utcnow
 from ..downloads import export_download
 from . import bp
 
-PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(MONTH_PATTERN)  # years 1970-2999: the ledger's range
 
 
 @bp.route("/exports/<what>.<fmt>")
@@ -26,7 +27,7 @@ def export_download_view(what: str, fmt: str) -> Response:
         abort(404)
     period = request.args.get("month") or utcnow().strftime("%Y-%m")
     if not PERIOD_RE.match(period):
-        abort(400, description="month must look like YYYY-MM")
+        abort(400, description="month must look like YYYY-MM (1970-2999)")
     response = export_download(current_user, what, fmt, period,
                                request.args.get("client", type=int))
     if response is None:

@@ -75,6 +75,11 @@ _CLIENT_IN = {"name": _S, "domains": _ARR_S, "country": _S, "timezone": _S, "lan
               "account_manager_id": _NI, "tax_id": _NS, "warranty_until": _NDAY, "notes": _NS}
 _CONTACT_IN = {"name": _S, "emails": _ARR_S, "phones": _ARR_S, "language": _NS,
                "is_primary": _B}
+#: A new contact needs an email address or a phone number (an empty object is refused).
+_NEW_CONTACT = _body_of(_CONTACT_IN, [])
+_NEW_CONTACT["content"]["application/json"]["schema"]["anyOf"] = [
+    {"required": [field], "properties": {field: {"minItems": 1}}}
+    for field in ("emails", "phones")]
 _STAFF_IN = {"email": _S, "role": {"type": "string", "enum": ["agent", "account_manager",
                                                                "admin"]},
              "name": _S, "language": _NS, "extension": _NS, "logmein_email": _NS}
@@ -104,7 +109,7 @@ document("/clients/{client_id}/contacts", {
             "parameters": _path("client_id"),
             "responses": _responses("The contacts.", "AdminContact", many=True)},
     "post": {"operationId": "adminCreateContact", "summary": "Add a contact",
-             "parameters": _path("client_id"), "requestBody": _body_of(_CONTACT_IN, []),
+             "parameters": _path("client_id"), "requestBody": _NEW_CONTACT,
              "responses": _responses("The contact.", "AdminContact", "201", body=True)},
 })
 document("/contacts/{contact_id}", {

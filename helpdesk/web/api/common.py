@@ -100,7 +100,8 @@ def _scopes_and_limits():
     if any(_too_big(v) for v in (request.view_args or {}).values()):
         abort(404)
     for name, value in request.args.items():
-        if (value.isascii() and value.isdigit()) and int(value) > MAX_ID:
+        digits = value[1:] if value.startswith(("-", "+")) else value
+        if (digits.isascii() and digits.isdigit()) and int(digits) > MAX_ID:
             raise Invalid({name: "Out of range."})
     if request.is_json and _too_big(request.get_json(silent=True)):
         raise Invalid({"body": "A number is out of range."})

@@ -7,11 +7,12 @@ import re
 
 from flask import abort, g, request
 
+from ...hardening.bounds import MONTH_PATTERN
 from ..downloads import export_download
 from . import bp
 from .openapi import document
 
-PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(MONTH_PATTERN)  # years 1970-2999: the ledger's range
 
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 document(
@@ -24,7 +25,7 @@ document(
             {"name": "what", "in": "path", "required": True,
              "schema": {"type": "string", "enum": ["time-entries", "tickets", "usage"]}},
             {"name": "month", "in": "query", "required": True,
-             "schema": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"}},
+             "schema": {"type": "string", "pattern": MONTH_PATTERN}},
             {"name": "format", "in": "query", "required": False,
              "schema": {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"}},
             {"name": "client", "in": "query", "required": False, "schema": {"type": "integer"}},
@@ -51,7 +52,7 @@ def month_export(what: str):
     period = request.args.get("month", "")
     fmt = request.args.get("format", "csv")
     if not PERIOD_RE.match(period):
-        abort(400, description="month must look like YYYY-MM")
+        abort(400, description="month must look like YYYY-MM (1970-2999)")
     if fmt not in FORMATS:
         abort(400, description="format must be csv or xlsx")
     response = export_download(g.api_user, what, fmt, period, request.args.get("client", type=int))

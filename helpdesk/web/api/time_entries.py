@@ -206,10 +206,10 @@ def update_time_entry(entry_id: int):
     if "ticket_number" in data:
         ticket = _ticket(data, entry.client_id)
         changes["ticket_id"] = ticket.id if ticket else None
-    if not changes:
-        raise Invalid({"body": "Nothing to change."})
     if not can_edit_time_entry(user, entry, month_closed=False):
         abort(403, description="Agents change their own entries; admins any.")
+    if not changes:  # every field is optional: an empty object changes nothing, as elsewhere
+        return jsonify(entry_json(entry))
     try:
         update_entry(entry, user=user, **changes)
     except MonthClosed as exc:

@@ -1,7 +1,7 @@
 """Password reset by email: ask for a link, then choose a new password through it.
 
 The request page answers the same way, and takes as long, whether or not the address has an
-account; the link is signed, expires, and stops working once the password changes.
+account; the link is signed, expires, and works once (helpdesk/auth/links.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from ...auth import accounts as portal_accounts
 from ...extensions import db
+from ...models import User
 from .. import home_url
 from . import bp
 
@@ -63,13 +64,18 @@ def reset_request() -> ResponseReturnValue:
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str) -> ResponseReturnValue:
-    """Choose a new password through a link from a reset or invitation mail."""
-    user = portal_accounts.user_for_token(token)
-    if user is None:
-        return _no_referrer(make_response(render_template("auth/reset_invalid.html"), 400))
+    """Choose a new password through a link from a reset or invitation mail (usable once)."""
+    link = portal_accounts.link_for_token(token)
+    if link is None:
+        return _invalid()
+    user = db.session.get(User, link.user_id)
     form = NewPasswordForm()
     if form.validate_on_submit():
-        portal_accounts.set_new_password(user, form.password.data)
+        try:
+            portal_accounts.set_password_through_link(link, form.password.data)
+        except portal_accounts.LinkUsed:
+            db.session.rollback()
+            return _invalid()
         db.session.commit()
         login_user(user)
         flash(_("Your new password is saved. You are signed in."), "info")
@@ -78,3 +84,7 @@ def reset_password(token: str) -> ResponseReturnValue:
         make_response(render_template("auth/reset_password.html", form=form, user=user,
                                       min_length=portal_accounts.MIN_PASSWORD_LENGTH))
     )
+
+
+def _invalid() -> Response:
+    return _no_referrer(make_response(render_template("auth/reset_invalid.html"), 400))
