@@ -110,7 +110,7 @@ def test_an_empty_object_is_taken_exactly_where_the_document_allows_it(client, f
         "minutes": 30}).get_json()
     ids = {"client_id": customer.id, "contract_id": contract.id, "package_id": contract.package_id,
            "contact_id": contact.id, "user_id": agent.id, "number": ticket.number,
-           "entry_id": entry["id"]}
+           "entry_id": entry["id"], "addon_id": factory.addon("cloud_backup").id}
     document = client.get("/api/v1/openapi.json").get_json()
     seen = {"empty allowed": [], "refused": []}
     for path, item in document["paths"].items():
