@@ -56,7 +56,13 @@ from mail_ingest.imap import (
     open_mailbox,
 )
 from mail_ingest.lifecycle import init_parse_worker
-from mail_ingest.prepare import PreparedMessage, prepare_batch, sweep_temporary_files, unprepared
+from mail_ingest.prepare import (
+    PreparedMessage,
+    prepare_batch,
+    sweep_temporary_files,
+    sync_prepared,
+    unprepared,
+)
 from mail_ingest.status import note_poll
 from mail_ingest.store import (
     AUTOMATIC,
@@ -217,15 +223,19 @@ class _Parser:
             return lambda: prepare_batch(batch, **self.options)
         pool = self._executor()
         futures: list[Future[list[PreparedMessage]]] = [
-            pool.submit(prepare_batch, batch[start : start + POOL_CHUNK], **self.options)
+            pool.submit(
+                prepare_batch, batch[start : start + POOL_CHUNK], sync=False, **self.options
+            )
             for start in range(0, len(batch), POOL_CHUNK)
         ]
 
         def result() -> list[PreparedMessage]:
             try:
-                return [item for future in futures for item in future.result()]
+                prepared = [item for future in futures for item in future.result()]
             except BrokenProcessPool:
                 return self._one_by_one(batch)
+            sync_prepared(prepared, self.options["attachment_root"])  # one sync per batch
+            return prepared
 
         return result
 

@@ -41,6 +41,14 @@ def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + IN_CHUNK]
 
 
+def suffixes_of(address: str) -> list[str]:
+    """``a@mail.firma.rs`` -> ``["mail.firma.rs", "firma.rs", "rs"]``: every domain a client's
+    domain may be for the address to belong to it (the followers' rule)."""
+    domain = address.rpartition("@")[2].strip(".").lower()
+    labels = domain.split(".") if domain else []
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
 def domains_of(address: str) -> list[str]:
     """``a@mail.firma.rs`` -> ``["mail.firma.rs", "firma.rs"]``: the domain and its parents."""
     domain = address.rpartition("@")[2].strip(".").lower()
@@ -87,7 +95,7 @@ class Lookups:
     contacts: dict[str, Sender] = field(default_factory=dict)
     #: Staff addresses among the senders.
     staff: set[str] = field(default_factory=set)
-    #: Mail domain -> client id.
+    #: Mail domain -> client id (the senders' domains and those of the To/Cc addresses).
     domains: dict[str, int] = field(default_factory=dict)
     #: Our outgoing articles that bounces in the batch return, by Message-ID.
     outgoing: dict[str, Article] = field(default_factory=dict)
@@ -112,6 +120,7 @@ def load(
     found = Lookups()
     numbers: set[int] = set()
     senders: set[str] = set()
+    recipients: set[str] = set()
     bounced: set[str] = set()
     for item in batch:
         msg = item.message
@@ -123,6 +132,7 @@ def load(
             numbers.add(msg.ticket_tag)
         if msg.from_addr:
             senders.add(msg.from_addr.lower())
+        recipients.update(address.lower() for address in (*msg.to, *msg.cc) if address)
         bounced.update(msg.bounce_of)
     wanted = sorted(set(message_ids))
     for chunk in chunks(wanted):
@@ -191,7 +201,21 @@ def load(
     client_ids = {sender.client_id for sender in found.contacts.values()}
     client_ids.update(found.domains.values())
     pin_clients(found, sorted(client_ids))
+    # To/Cc addresses of a client's domain may become followers of its tickets
+    load_domains(found, {d for address in recipients for d in suffixes_of(address)})
     return found
+
+
+def load_domains(found: Lookups, domains: Iterable[str]) -> None:
+    """Client domains among ``domains`` (those already known are not asked again)."""
+    wanted = sorted(set(domains) - found.domains.keys())
+    for chunk in chunks(wanted):
+        rows = db.session.execute(
+            select(ClientDomain.domain, ClientDomain.client_id).where(
+                ClientDomain.domain.in_(chunk)
+            )
+        )
+        found.domains.update({domain: client_id for domain, client_id in rows})
 
 
 def pin_clients(found: Lookups, client_ids: Sequence[int]) -> None:

@@ -53,6 +53,7 @@ from mail_ingest.ackjournal import (  # noqa: F401 - forget_applied_journal: for
     forget_applied_journal,
     journal_path,
     journal_sent,
+    sync_journal,
 )
 from mail_ingest.config import own_addresses, queue_addresses
 from mail_ingest.msgid import make_message_id
@@ -343,8 +344,9 @@ def send_article(article: Article) -> bool:
 # The acknowledgement of a new ticket is written in the ticket's own transaction as a queued
 # automatic article (an outbox), together with its AutoReply row (the rate limit counts it from
 # then on). After the commit it is rendered and mailed. The moment the SMTP server accepts it,
-# its Message-ID is appended (and fsynced) to the sent journal, so a crash after that cannot
-# send it again; the article is marked sent from the results (or the journal, after a crash).
+# its Message-ID is appended to the sent journal (mail_ingest.ackjournal), so a crash after that
+# cannot send it again; the article is marked sent from the results (or the journal, after a
+# crash).
 # One still queued (crash before sending, SMTP outage) is sent again by a later pass once it is
 # INGEST_ACK_RETRY_SECONDS old, and again on every pass until the queue drains; only a
 # permanent refusal (5xx) marks it failed.
@@ -617,6 +619,7 @@ def deliver(jobs: Iterable[AckJob], session: _Session | None = None) -> list[Ack
         for job in jobs:
             results.append(_deliver_one(job, session))
     finally:
+        sync_journal(journal_path())
         if own:
             session.close()
     return results
@@ -643,7 +646,7 @@ def _deliver_one(job: AckJob, session: _Session, journal: str | None = None) -> 
                 session.broken = True
             continue
         try:
-            journal_sent(journal or journal_path(), job.message_id)
+            journal_sent(journal or journal_path(), job.message_id, sync=False)
         except OSError:
             log.exception("acknowledgement %s sent but not journaled", job.message_id)
         return AckResult(job.message_id, sent=True, body_text=message.body or "")
@@ -804,9 +807,12 @@ class AcknowledgementSender:
             try:
                 while (job := self._jobs.get()) is not None:
                     result = _deliver_one(job, session)
+                    if self._jobs.empty():  # a run of mailing ends: its journal to disk
+                        sync_journal(journal_path())
                     with self._lock:
                         self._results.append(result)
             finally:
+                sync_journal(journal_path())
                 session.close()
 
 
@@ -846,4 +852,7 @@ def _deliver_in_mailer(jobs: list[AckJob]) -> list[AckResult]:
     assert _mailer_app is not None and _mailer_session is not None
     _mailer_session.broken = False  # an outage is judged afresh for every batch
     with _mailer_app.app_context():
-        return [_deliver_one(job, _mailer_session) for job in jobs]
+        try:
+            return [_deliver_one(job, _mailer_session) for job in jobs]
+        finally:
+            sync_journal(journal_path())

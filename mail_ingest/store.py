@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from helpdesk.extensions import db
@@ -64,7 +64,16 @@ from helpdesk.tickets.merge import final_ticket
 from helpdesk.tickets.services import NewAttachment
 from mail_ingest import automatic
 from mail_ingest.display import inline_images  # noqa: F401 - re-exported
-from mail_ingest.lookups import Lookups, Sender, StoredMail, chunks, domains_of, load, load_senders
+from mail_ingest.lookups import (
+    Lookups,
+    Sender,
+    StoredMail,
+    chunks,
+    domains_of,
+    load,
+    load_senders,
+    suffixes_of,
+)
 from mail_ingest.msgid import read_message_id
 from mail_ingest.notes import Notice, bounce_note, bounce_notice, named_note, notify_bounces  # noqa: F401
 from mail_ingest.outgoing import AckJob, AckPolicy, queue_acknowledgement
@@ -449,10 +458,10 @@ class _Storer:
                                           row["references"])  # fmt: skip
         automatic_rows = [self._automatic_row(p, now) for p in plans if p.kind == AUTOMATIC]
         if automatic_rows:
-            db.session.execute(insert(AutomaticMail), automatic_rows)
+            db.session.execute(AutomaticMail.__table__.insert(), automatic_rows)
         duplicate_rows = [row for p in plans if (row := self._duplicate_row(p, now)) is not None]
         if duplicate_rows:
-            db.session.execute(insert(MailDuplicate), duplicate_rows)
+            db.session.execute(MailDuplicate.__table__.insert(), duplicate_rows)
         audit_rows(changes, actor=ACTOR, now=now)
         return [self._outcome(plan) for plan in plans]
 
@@ -571,8 +580,9 @@ class _Storer:
         kind = REUSED_ID if plan.reused else plan.kind
         if not plan.unverified:
             msg = plan.item.message
-            followers_from_mail(ticket, [*msg.to, *msg.cc],
-                                own_addresses=self.settings.own_addresses)
+            addresses = [*msg.to, *msg.cc]
+            if self._may_follow(ticket, addresses):
+                followers_from_mail(ticket, addresses, own_addresses=self.settings.own_addresses)
         return StoreOutcome(
             plan.item.uid,
             kind,
@@ -581,6 +591,21 @@ class _Storer:
             article_id=article.id,
             ack=ack,
         )
+
+    def _may_follow(self, ticket: Ticket, addresses: list[str]) -> bool:
+        """Whether an address of the mail could become a follower of the ticket (one of its
+        client's domains, see ``followers_from_mail``): most mail names none, and is spared
+        that function's queries."""
+        if ticket.client_id is None:
+            return False
+        requester = (ticket.requester_email or "").lower()
+        for address in addresses:
+            email = (address or "").strip().lower()
+            if not email or email == requester or email in self.settings.own_addresses:
+                continue
+            if any(self.found.domains.get(d) == ticket.client_id for d in suffixes_of(email)):
+                return True
+        return False
 
     def write_acks(self) -> None:
         """Write the acknowledgements the batch queued (one INSERT for all of them)."""

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-
 from ..audit_log.record import snapshot
 from ..contracts import has_active_contract
 from ..extensions import db
@@ -103,10 +101,15 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
 
 def insert_tickets(tickets: list[Ticket], specs: list[NewTicket]) -> None:
     """Insert tickets from :func:`open_tickets` in one statement (after the flush that gave
-    their new contacts ids); sets their ids. They stay outside the session."""
+    their new contacts ids); sets their ids. They stay outside the session.
+
+    A Core INSERT with RETURNING of (id, number): the ids are matched by the unique number, so
+    the database may return the rows in any order (SQLite does not promise one; asking for
+    parameter order makes SQLAlchemy insert row by row there)."""
     if not tickets:
         return
-    columns = [c for c in Ticket.__table__.columns if c.key != "id"]
+    table = Ticket.__table__
+    columns = [c for c in table.columns if c.key != "id"]
     rows = []
     for ticket, spec in zip(tickets, specs, strict=True):
         if spec.contact is not None:
@@ -118,18 +121,17 @@ def insert_tickets(tickets: list[Ticket], specs: list[NewTicket]) -> None:
                 value = column.default.arg
             row[column.key] = value
         rows.append(row)
-    ids = db.session.scalars(
-        insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), rows
-    ).all()
-    for ticket, ticket_id in zip(tickets, ids, strict=True):
-        ticket.id = ticket_id
+    result = db.session.execute(table.insert().returning(table.c.id, table.c.number), rows)
+    ids = {number: ticket_id for ticket_id, number in result}
+    for ticket in tickets:
+        ticket.id = ids[ticket.number]
 
 
 def audit_rows(changes: list[tuple[Ticket, str, dict | None]], *, actor: str, now: datetime):
     """Insert audit rows for flushed tickets in one statement: (ticket, action, before)."""
     if changes:
         db.session.execute(
-            insert(AuditLog),
+            AuditLog.__table__.insert(),
             [
                 {
                     "at": now,
@@ -196,31 +198,45 @@ def insert_articles(
     warnings: list[list[str | None]],
     *,
     now: datetime,
-) -> list[int]:
-    """Insert articles and their attachments in two statements; returns the article ids."""
+) -> list[int | None]:
+    """Insert articles and their attachments in a few statements; returns the article ids.
+
+    Rows with a Message-ID (unique) are inserted with RETURNING (id, message_id) and matched by
+    it, in whatever order the database returns them; rows without one (internal notes) are
+    inserted without RETURNING and get None: they cannot carry attachments."""
     if not rows:
         return []
-    ids = list(
-        db.session.scalars(
-            insert(Article).returning(Article.id, sort_by_parameter_order=True), rows
+    table = Article.__table__
+    keyed = [row for row in rows if row["message_id"]]
+    plain = [row for row in rows if not row["message_id"]]
+    found: dict[str, int] = {}
+    if keyed:
+        result = db.session.execute(
+            table.insert().returning(table.c.id, table.c.message_id), keyed
         )
-    )
-    files = [
-        {
-            "article_id": article_id,
-            "filename": att.filename,
-            "content_type": att.content_type,
-            "size": att.size,
-            "sha256": att.sha256,
-            "content_id": att.content_id,
-            "inline": att.inline,
-            "dropped_reason": att.dropped_reason,
-            "warning": warning,
-            "created_at": now,
-        }
-        for article_id, atts, notes in zip(ids, attachments, warnings, strict=True)
-        for att, warning in zip(atts, notes, strict=True)
-    ]
+        found = {message_id: article_id for article_id, message_id in result}
+    if plain:
+        db.session.execute(table.insert(), plain)
+    ids = [found[row["message_id"]] if row["message_id"] else None for row in rows]
+    files = []
+    for article_id, atts, notes in zip(ids, attachments, warnings, strict=True):
+        if atts and article_id is None:
+            raise ValueError("attachments need an article with a Message-ID")
+        files += [
+            {
+                "article_id": article_id,
+                "filename": att.filename,
+                "content_type": att.content_type,
+                "size": att.size,
+                "sha256": att.sha256,
+                "content_id": att.content_id,
+                "inline": att.inline,
+                "dropped_reason": att.dropped_reason,
+                "warning": warning,
+                "created_at": now,
+            }
+            for att, warning in zip(atts, notes, strict=True)
+        ]
     if files:
-        db.session.execute(insert(Attachment), files)
+        db.session.execute(Attachment.__table__.insert(), files)
     return ids
