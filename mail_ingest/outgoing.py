@@ -16,6 +16,7 @@ auto-responders cannot keep answering each other.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import multiprocessing
 import multiprocessing.util
@@ -121,22 +122,45 @@ class _PlainIds:
         self.ids = value.split()
 
     def fold(self, *, policy: Any) -> str:
-        lines = [f"{self.name}:"]
+        """The whole header line(s), for an ``email.policy.EmailPolicy``."""
+        return f"{self.name}:{self._folded(len(self.name) + 1, policy.linesep)}{policy.linesep}"
+
+    def encode(self, linesep: str = "\n", maxlinelen: int | None = None, **_: Any) -> str:
+        """The value after ``Name: ``, for ``compat32`` (which asks headers to encode)."""
+        return self._folded(len(self.name) + 1, linesep)[1:]
+
+    def _folded(self, used: int, linesep: str) -> str:
+        lines = [""]
+        width = used
         for mid in self.ids:
-            if len(lines[-1]) + 1 + len(mid) > 78 and lines[-1] != f"{self.name}:":
+            if width + 1 + len(mid) > 78 and lines[-1]:
                 lines.append("")
+                width = 0
             lines[-1] += f" {mid}"
-        return policy.linesep.join(lines) + policy.linesep
+            width += 1 + len(mid)
+        return linesep.join(lines)
 
     def __str__(self) -> str:
         return " ".join(self.ids)
 
 
+#: How acknowledgements are written out: compat32 with CRLF. Flask-Mail builds every part and
+#: header the compat32 way (headers encoded already) and then sets ``policy.SMTP``, which parses
+#: each header again to fold it, at twice the cost of the whole mail; an acknowledgement (no
+#: attachments, a few headers) needs none of its niceties, and ingest sends one per new ticket.
+SMTP_COMPAT32 = email.policy.compat32.clone(linesep="\r\n")
+
+
 class PlainThreadingMessage(flask_mail.Message):
     """Flask-Mail's message with Message-ID, In-Reply-To and References kept plain."""
 
+    #: The policy the mail is written with (None: Flask-Mail's ``policy.SMTP``).
+    write_policy: Any = None
+
     def _message(self):  # type: ignore[no-untyped-def]
         msg = super()._message()
+        if self.write_policy is not None:
+            msg.policy = self.write_policy
         for name in ID_HEADERS:
             value = msg.get(name)
             if value is None:
@@ -570,6 +594,7 @@ def build_acknowledgement(job: AckJob) -> flask_mail.Message:
         extra_headers=headers,
     )
     message.msgId = job.message_id
+    message.write_policy = SMTP_COMPAT32
     return message
 
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import selectinload
+
 from ..audit_log.record import snapshot
-from ..contracts import has_active_contract
+from ..contracts import active_contracts
 from ..extensions import db
 from ..models import (
     PRIORITY_RANK,
@@ -22,12 +24,23 @@ from ..models import (
     Channel,
     Client,
     Contact,
+    Contract,
+    ContractAddon,
+    ContractChange,
+    Package,
     Priority,
     Ticket,
     TicketStatus,
 )
 from .numbers import reserve_numbers
 from .services import AUDITED_FIELDS, NewAttachment
+
+#: What the SLA set-up reads of a contract, loaded with it (one query each per batch).
+_CONTRACT_LOADS = (
+    selectinload(Contract.package).selectinload(Package.sla_policy),
+    selectinload(Contract.addons).selectinload(ContractAddon.addon),
+    selectinload(Contract.changes).selectinload(ContractChange.package),
+)
 
 #: Ticket columns set by the SLA module when a ticket opens (copied between tickets of one
 #: client opened at the same instant with the same priority: they get the same clocks).
@@ -63,6 +76,10 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
     from ..sla import service as sla_service
 
     numbers = reserve_numbers(len(specs))
+    day = now.date()
+    contracts = active_contracts(
+        (spec.client_id for spec in specs if spec.client_id is not None), day, options=_CONTRACT_LOADS
+    )
     clocks: dict[tuple[int | None, str], dict[str, Any]] = {}
     tickets = []
     for spec, number in zip(specs, numbers, strict=True):
@@ -89,8 +106,9 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
             ticket.client = db.session.get(Client, spec.client_id)
         key = (spec.client_id, spec.priority)
         if key not in clocks:
-            ticket.reserved = has_active_contract(spec.client_id, now.date())
-            sla_service.start_clocks(ticket, now)
+            contract = contracts.get(spec.client_id) if spec.client_id is not None else None
+            ticket.reserved = contract is not None  # as has_active_contract
+            sla_service.start_clocks(ticket, now, contract=contract)
             clocks[key] = {name: getattr(ticket, name) for name in _CLOCK_FIELDS}
         else:
             for name, value in clocks[key].items():
