@@ -113,6 +113,8 @@ class Lookups:
     failures: dict[int, IngestFailure] = field(default_factory=dict)
     #: UIDs of this batch already recorded as duplicates.
     duplicate_uids: set[int] = field(default_factory=set)
+    #: Archived clients among the senders' (id -> name): their mail goes to triage.
+    archived: dict[int, str] = field(default_factory=dict)
     #: Clients held in the identity map, so the SLA set-up finds them.
     pinned: list[Any] = field(default_factory=list)
 
@@ -201,9 +203,9 @@ def load(
 def pin_clients(found: Lookups, client_ids: Sequence[int]) -> None:
     """Hold the clients new tickets may be opened for (the SLA set-up reads them; their
     contracts are read with the tickets, see helpdesk.tickets.batch.open_tickets)."""
-    found.pinned.extend(
-        rows_in(select(Client).where(Client.id.in_(VALUES)), client_ids, scalars=True)
-    )
+    clients = list(rows_in(select(Client).where(Client.id.in_(VALUES)), client_ids, scalars=True))
+    found.pinned.extend(clients)
+    found.archived.update({c.id: c.name for c in clients if c.archived_at is not None})
 
 
 def load_senders(found: Lookups, senders: Sequence[str]) -> None:

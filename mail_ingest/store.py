@@ -75,7 +75,14 @@ from mail_ingest.lookups import (
     suffixes_of,
 )
 from mail_ingest.msgid import read_message_id
-from mail_ingest.notes import Notice, bounce_note, bounce_notice, named_note, notify_bounces  # noqa: F401
+from mail_ingest.notes import (  # noqa: F401 - Notice, notify_bounces: re-exported
+    Notice,
+    archived_note,
+    bounce_note,
+    bounce_notice,
+    named_note,
+    notify_bounces,
+)
 from mail_ingest.outgoing import AckJob, AckPolicy, queue_acknowledgement
 from mail_ingest.prepare import PreparedMessage, StoredFile
 
@@ -194,6 +201,8 @@ class _Plan:
     unverified: bool = False
     #: A ticket the mail named but may not join: linked from a note on the new ticket.
     named: Ticket | None = None
+    #: The archived client the sender belongs to (its name): the new ticket goes to triage.
+    archived: str | None = None
     bounced: Article | None = None
     stored: StoredMail | None = None
     sender_auth: str | None = None
@@ -269,8 +278,8 @@ class _Storer:
         client_id = next(
             (self.found.domains[d] for d in domains_of(address) if d in self.found.domains), None
         )
-        if client_id is None:
-            return None
+        if client_id is None or client_id in self.found.archived:
+            return None  # an archived client gets no new contacts (see plan)
         name = item.message.from_name.strip() or address.partition("@")[0]
         contact = Contact(client_id=client_id, name=name[:_NAME_MAX], is_primary=False)
         contact.emails.append(ContactEmail(email=address))
@@ -278,6 +287,17 @@ class _Storer:
         sender = Sender(contact, client_id)
         self._remember(self.found.contacts, address, sender)
         return sender
+
+    def _archived_client(self, address: str, sender: Sender | None) -> str | None:
+        """The name of the archived client the sender belongs to (a contact, or a client
+        domain), or None. Its mail opens no ticket of that client: it goes to triage with a
+        note, and no acknowledgement promises a service the client no longer has."""
+        if sender is not None:
+            return self.found.archived.get(sender.client_id)
+        client_id = next(
+            (self.found.domains[d] for d in domains_of(address) if d in self.found.domains), None
+        )
+        return self.found.archived.get(client_id) if client_id is not None else None
 
     def _claims_client(self, address: str) -> bool:
         return address in self.found.contacts or any(
@@ -373,6 +393,10 @@ class _Storer:
         else:
             if named:
                 plan.named = named[0].ticket
+            plan.archived = self._archived_client(address, sender) if not dmarc_failed else None
+            if plan.archived is not None:  # to triage, without the archived client
+                sender = plan.sender = None
+                plan.client_id = None
             plan.target = _Target(spec=self._spec(item, sender))
         stored_mail = StoredMail(None, None, msg.content_hash, target=plan.target)
         self._remember(self.found.stored, message_id, stored_mail)
@@ -505,6 +529,8 @@ class _Storer:
         )
         if plan.named is not None:
             yield _note_row(ticket.id, named_note(plan.named), now), [], [], None
+        if plan.archived is not None:
+            yield _note_row(ticket.id, archived_note(plan.archived), now), [], [], None
 
     def _automatic_row(self, plan: _Plan, now: Any) -> dict[str, Any]:
         msg = plan.item.message
@@ -575,7 +601,7 @@ class _Storer:
         if plan.kind == NEW_TICKET:
             self._remember(self.found.tickets, ticket.id, ticket)
             self._remember(self.found.ticket_of_number, ticket.number, ticket.id)
-            if self.acks is not None:
+            if self.acks is not None and plan.archived is None:
                 ack = queue_acknowledgement(ticket, article, policy=self.acks)
         kind = REUSED_ID if plan.reused else plan.kind
         if not plan.unverified:
