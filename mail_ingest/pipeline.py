@@ -121,10 +121,12 @@ class Parser:
 
 
 def default_workers(settings: Mapping[str, Any]) -> int:
+    """INGEST_PARSE_WORKERS, else one per CPU: parsing costs about twice what storing does, so
+    the storing process mostly waits for the parsers and does not need a CPU of its own."""
     configured = settings.get("INGEST_PARSE_WORKERS")
     if configured is not None:
         return max(0, int(configured))
-    return max(1, (os.cpu_count() or 1) - 1)
+    return max(1, os.cpu_count() or 1)
 
 
 # -- fetching -------------------------------------------------------------------------------------
