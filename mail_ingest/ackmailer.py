@@ -49,9 +49,7 @@ class AcknowledgementSender:
         with self._lock:
             self.pending.update(job.message_id for job in jobs)
         if self._mailer is not None:
-            for start in range(0, len(jobs), MAILER_CHUNK):  # spread over the mailer processes
-                chunk = jobs[start : start + MAILER_CHUNK]
-                self._futures.append((chunk, self._mailer.submit(_deliver_in_mailer, chunk)))
+            self._futures.append((jobs, self._mailer.submit(_deliver_in_mailer, jobs)))
             return
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="ack-sender", daemon=True)
@@ -111,23 +109,15 @@ _mailer_app: Flask | None = None
 _mailer_session: _Session | None = None
 
 
-#: Mailer processes of a big pass, each with its SMTP session: while one waits for the server's
-#: answer (four round trips a mail), the other renders; a remote smarthost's latency would
-#: otherwise bound the acknowledgements to one per round-trip time.
-MAILER_PROCESSES = 2
-#: Acknowledgements per task handed to a mailer process (a batch's are spread over them).
-MAILER_CHUNK = 20
-
-
-def mailer_process(app: Flask, processes: int = MAILER_PROCESSES) -> Executor:
-    """Processes that render and mail acknowledgements for a big ingest pass (each builds its
-    own app from this app's settings; their SMTP sessions stay open between batches)."""
+def mailer_process(app: Flask) -> Executor:
+    """A process that renders and mails acknowledgements for a big ingest pass (it builds its
+    own app from this app's settings; its SMTP session stays open between batches)."""
     context = multiprocessing.get_context("spawn")
     settings = dict(app.config)
     with app.app_context():
         settings["INGEST_ACK_JOURNAL"] = journal_path()
     return ProcessPoolExecutor(
-        processes,
+        1,
         mp_context=context,
         initializer=_start_mailer,
         initargs=(settings, os.getpid()),
