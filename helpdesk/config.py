@@ -224,7 +224,7 @@ def check_config(app: Flask) -> None:
         cfg["TRUSTED_HOSTS"] = [h.strip() for h in cfg["TRUSTED_HOSTS"].split(",") if h.strip()]
     cfg["TRUSTED_HOSTS"] = cfg.get("TRUSTED_HOSTS") or None
     uri = cfg["SQLALCHEMY_DATABASE_URI"]
-    if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+    if uri.startswith(("postgresql://", "postgres://")):
         # psycopg 3 is the driver we ship; SQLAlchemy's bare "postgresql://" means psycopg2.
         cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
 
