@@ -108,7 +108,7 @@ def defaults(instance_path: str) -> dict:
         "IMAP_BATCH_SIZE": 100,
         "IMAP_MAILBOXES": [],
         # Mail ingest (mail_ingest/): see the README's settings table
-        "INGEST_PARSE_WORKERS": None,  # parse worker processes; None: one less than the CPUs
+        "INGEST_PARSE_WORKERS": None,  # parse worker processes; None: one per CPU
         "INGEST_IDLE_SECONDS": 300,  # IMAP IDLE before a watch re-reads the folder anyway
         "INGEST_AUTHSERV_ID": None,  # our receiving server's name in Authentication-Results
         "INGEST_ACK_RETRY_SECONDS": 120,  # a queued acknowledgement this old is sent again

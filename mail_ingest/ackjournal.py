@@ -1,10 +1,17 @@
-"""The sent journal of acknowledgements: each Message-ID is appended (and fsynced) the moment
-the SMTP server accepts the mail, so a crash before the database hears of it cannot send it
-again; the next pass marks journaled acknowledgements sent before it retries the queue."""
+"""The sent journal of acknowledgements: each Message-ID is appended the moment the SMTP server
+accepts the mail, so a crash before the database hears of it cannot send it again; the next pass
+marks journaled acknowledgements sent before it retries the queue.
+
+An append is one ``write`` to the file (O_APPEND): from then on it survives the death of any of
+our processes (kill -9 included). It reaches the disk with an fsync at most ``SYNC_INTERVAL``
+seconds later, and whenever a run of mailing ends (:func:`sync_journal`), not one fsync per mail:
+only a power loss can lose an entry, and then at most that last fraction of a second's
+acknowledgements are mailed a second time."""
 
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 
 from flask import current_app
@@ -19,11 +26,36 @@ def journal_path() -> str:
     return str(configured or os.path.join(current_app.instance_path, "ack-sent.journal"))
 
 
-def journal_sent(path: str, message_id: str) -> None:
-    """Record durably that the SMTP server accepted the mail ``message_id``."""
+#: Seconds an appended entry may wait for its fsync (see the module docstring).
+SYNC_INTERVAL = 0.5
+#: Journal path -> monotonic time of its first entry not yet fsynced (in this process).
+_unsynced: dict[str, float] = {}
+
+
+def journal_sent(path: str, message_id: str, *, sync: bool = True) -> None:
+    """Record that the SMTP server accepted the mail ``message_id``; ``sync=False``: the fsync
+    may wait (up to SYNC_INTERVAL, or until :func:`sync_journal`)."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, message_id.encode("utf-8", "replace") + b"\n")
+        now = time.monotonic()
+        first = _unsynced.setdefault(path, now)
+        if sync or now - first >= SYNC_INTERVAL:
+            os.fsync(fd)
+            _unsynced.pop(path, None)
+    finally:
+        os.close(fd)
+
+
+def sync_journal(path: str) -> None:
+    """Fsync the entries appended with ``sync=False`` (at the end of a run of mailing)."""
+    if _unsynced.pop(path, None) is None:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # renamed away by apply_journal: read already, from the cache
+        return
+    try:
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -4,8 +4,8 @@ Per mailbox, ``MailboxState`` keeps the folder's UIDVALIDITY and the last UID wh
 stored *and* filed away. A pass asks the server for the UIDs above it and streams them in
 batches (``fetch_batches``: bounded by count and bytes, never the whole mailbox). A big pass
 fetches on a second connection in a thread and parses in worker processes
-(:mod:`mail_ingest.prepare`), a few batches ahead of the one being stored, so the server, the
-parser and the database work at the same time. Each batch is stored in one transaction
+(:mod:`mail_ingest.pipeline`, :mod:`mail_ingest.prepare`), a few batches ahead of the one
+being stored, so the server, the parser and the database work at the same time. Each batch is stored in one transaction
 (:mod:`mail_ingest.store`: one SAVEPOINT for the batch, one per message when a message fails).
 Only after that commit is the mail filed away on the server (moved to the processed folder,
 or flagged \\Seen), and only after that does ``last_uid`` move on. So:
@@ -29,34 +29,30 @@ acknowledgement never touches the ticket, and one left queued by a crash goes ou
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from typing import Any, Self
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from helpdesk.extensions import db
-from helpdesk.models import MailboxState, utcnow
 from mail_ingest import outgoing
 from mail_ingest.config import mailbox_configs, own_addresses
-from mail_ingest.imap import (
-    ImapError,
-    ImapMailbox,
-    ImapProtocolError,
-    MailboxConfig,
-    open_mailbox,
+from mail_ingest.imap import ImapError, ImapMailbox, ImapProtocolError, MailboxConfig, open_mailbox
+from mail_ingest.pipeline import (  # noqa: F401 - PIPELINE_DEPTH, POOL_CHUNK: re-exported
+    PIPELINE_DEPTH,
+    POOL_CHUNK,
+    POOL_MIN_BATCH,
+    InlineFetch,
+    Parser,
+    Prefetcher,
+    default_workers,
 )
-from mail_ingest.lifecycle import init_parse_worker
-from mail_ingest.prepare import PreparedMessage, prepare_batch, sweep_temporary_files, unprepared
+from mail_ingest.prepare import PreparedMessage, sweep_temporary_files
+from mail_ingest.state import advance_state, begin_state, lock_state, note_pass
 from mail_ingest.status import note_poll
 from mail_ingest.store import (
     AUTOMATIC,
@@ -70,291 +66,21 @@ from mail_ingest.store import (
     notify_bounces,
     store_batch,
 )
+from mail_ingest.summary import BatchAborted, IngestError, Summary
 
 log = logging.getLogger(__name__)
 
-#: Batches smaller than this are parsed in the storing process (no hand-over latency).
-POOL_MIN_BATCH = 16
-#: Messages per task sent to a worker process.
-POOL_CHUNK = 8
 #: Passes with at least this many new mails render and send acknowledgements in a separate
 #: mailer process (when parse workers are enabled); smaller ones use a thread.
 MAILER_PROCESS_MIN = 200
-#: Parsed batches waiting while one is being stored (bounds memory, whatever the mailbox size).
-PIPELINE_DEPTH = 2
 #: Seconds of IMAP IDLE before a watch loop checks in (and re-reads the folder) anyway.
 DEFAULT_IDLE_SECONDS = 300
 #: Reconnect back-off of ``watch``: first wait and ceiling, seconds.
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 300.0
-
-
-class IngestError(RuntimeError):
-    """At least one mailbox could not be read; ``summary`` holds what the pass did anyway."""
-
-    def __init__(self, summary: Summary) -> None:
-        super().__init__("; ".join(summary.errors) + f" ({summary})")
-        self.summary = summary
-
-
-_COUNTS = (
-    "fetched",
-    "new_tickets",
-    "replies",
-    "unverified",
-    "automatic",
-    "bounces",
-    "duplicates",
-    "reused_ids",
-    "acknowledgements",
-    "failed",
-)
-
-
-@dataclass
-class Summary:
-    """What a pass did, for the CLI, the scheduler's job log and the benchmark."""
-
-    fetched: int = 0
-    new_tickets: int = 0
-    replies: int = 0
-    #: Replies from senders not entitled to the ticket they name: held for an agent.
-    unverified: int = 0
-    #: Automatic mail (bounces, out-of-office, reports, lists) that opened no ticket.
-    automatic: int = 0
-    #: Bounces of our own mail, marked on the reply they return.
-    bounces: int = 0
-    #: True copies of stored mail (recorded with their UID, see the failed-mail page).
-    duplicates: int = 0
-    #: Other mail reusing a stored Message-ID, stored as its own article.
-    reused_ids: int = 0
-    acknowledgements: int = 0
-    failed: int = 0
-    #: Acknowledgements still waiting to be mailed after the pass (an SMTP outage).
-    ack_backlog: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, other: Summary) -> None:
-        for name in _COUNTS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.ack_backlog = other.ack_backlog
-        self.errors.extend(other.errors)
-
-    @property
-    def did_something(self) -> bool:
-        return bool(self.fetched or self.acknowledgements or self.errors)
-
-    def __str__(self) -> str:
-        text = (
-            f"fetched {self.fetched}, new tickets {self.new_tickets}, "
-            f"threaded replies {self.replies}, acknowledgements sent {self.acknowledgements}, "
-            f"failed {self.failed}"
-        )
-        for name, label in (
-            ("unverified", "unverified replies"),
-            ("automatic", "automatic mail"),
-            ("bounces", "bounces of our mail"),
-            ("duplicates", "already stored"),
-            ("reused_ids", "reused Message-IDs"),
-            ("ack_backlog", "acknowledgements queued"),
-        ):
-            if getattr(self, name):
-                text += f", {label} {getattr(self, name)}"
-        if self.errors:
-            text += f", mailbox errors {len(self.errors)}"
-        return text
-
-
-class _BatchAborted(Exception):
-    """The batch could not be stored for reasons outside the mail; retry on the next pass."""
-
-
-# -- parsing --------------------------------------------------------------------------------------
-
-
-class _Parser:
-    """Parses fetched mail: in worker processes for big batches, inline for small ones."""
-
-    def __init__(
-        self,
-        workers: int,
-        max_attachment_bytes: int,
-        attachment_root: str,
-        authserv_id: str | None = None,
-    ) -> None:
-        self.workers = workers
-        self.options = {
-            "max_attachment_bytes": max_attachment_bytes,
-            "attachment_root": attachment_root,
-            "authserv_id": authserv_id,
-        }
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def warm_up(self) -> None:
-        """Start the worker processes now, e.g. while the first batch is being fetched."""
-        if self.workers > 0:
-            self._executor()
-
-    def _executor(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                # spawn: workers share no sockets, locks or threads with this process
-                context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(
-                    self.workers,
-                    mp_context=context,
-                    initializer=init_parse_worker,
-                    initargs=(os.getpid(),),
-                )
-                for _ in range(self.workers):  # start them all now, not on the first task
-                    self._pool.submit(int)
-            return self._pool
-
-    def submit(self, batch: list[tuple[int, bytes]]) -> Callable[[], list[PreparedMessage]]:
-        """Start parsing; the returned callable waits for and returns the prepared messages."""
-        if self.workers <= 0 or len(batch) < POOL_MIN_BATCH:
-            return lambda: prepare_batch(batch, **self.options)
-        pool = self._executor()
-        futures: list[Future[list[PreparedMessage]]] = [
-            pool.submit(prepare_batch, batch[start : start + POOL_CHUNK], **self.options)
-            for start in range(0, len(batch), POOL_CHUNK)
-        ]
-
-        def result() -> list[PreparedMessage]:
-            try:
-                return [item for future in futures for item in future.result()]
-            except BrokenProcessPool:
-                return self._one_by_one(batch)
-
-        return result
-
-    def _one_by_one(self, batch: list[tuple[int, bytes]]) -> list[PreparedMessage]:
-        """A worker died: parse each message alone in a fresh one, to find the one that kills."""
-        log.error("a parse worker died; parsing the batch message by message")
-        prepared = []
-        for uid, raw in batch:
-            self._reset()
-            try:
-                prepared += (
-                    self._executor().submit(prepare_batch, [(uid, raw)], **self.options).result()
-                )
-            except BrokenProcessPool:
-                log.error("parsing mail uid %s kills the parser: set aside", uid)
-                prepared.append(unprepared(uid, raw, "the parser crashed on this message"))
-        return prepared
-
-    def _reset(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-
-    def close(self) -> None:
-        """Stop the worker processes."""
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
-
-
-def _default_workers(settings: Mapping[str, Any]) -> int:
-    configured = settings.get("INGEST_PARSE_WORKERS")
-    if configured is not None:
-        return max(0, int(configured))
-    return max(1, (os.cpu_count() or 1) - 1)
-
-
-# -- fetching -------------------------------------------------------------------------------------
-
-_Parsed = tuple[list[int], Callable[[], list[PreparedMessage]]]
-_DONE = object()
-
-
-def _present(mailbox: ImapMailbox, batch: list[tuple[int, Any]]) -> list[tuple[int, bytes]]:
-    """The batch without mail expunged meanwhile (the server may answer NIL for it); mail
-    still there but sent without content is an error, so it is tried again later, not lost."""
-    missing = [uid for uid, raw in batch if raw is None]
-    if missing:
-        still_there = sorted(mailbox.message_sizes(missing))
-        if still_there:
-            raise ImapProtocolError(f"the server sent no content for UIDs {still_there}")
-    return [(uid, raw) for uid, raw in batch if raw is not None]
-
-
-class _InlineFetch:
-    """Batches fetched on the ingest's own connection, one at a time (small passes, IDLE)."""
-
-    def __init__(self, mailbox: ImapMailbox, uids: list[int], parser: _Parser) -> None:
-        self._mailbox = mailbox
-        self._batches = mailbox.fetch_batches(uids)
-        self._parser = parser
-
-    def __iter__(self) -> Iterator[_Parsed]:
-        for batch in self._batches:
-            batch = _present(self._mailbox, batch)
-            if batch:  # empty: filed away by a concurrent ingest since the search
-                yield [uid for uid, _ in batch], self._parser.submit(batch)
-
-    def close(self) -> None:
-        self._batches.close()
-
-
-class _Prefetcher:
-    """Fetches batches on a second connection in a thread and hands them to the parser, so
-    the server's and the parse workers' time overlaps the storing. At most ``depth`` parsed
-    batches wait, so memory does not grow with the mailbox."""
-
-    def __init__(
-        self,
-        config: MailboxConfig,
-        uidvalidity: int,
-        uids: list[int],
-        parser: _Parser,
-        depth: int = PIPELINE_DEPTH,
-    ) -> None:
-        self.uidvalidity = uidvalidity
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(config, uids, parser), name=f"fetch-{config.name}", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, config: MailboxConfig, uids: list[int], parser: _Parser) -> None:
-        try:
-            with open_mailbox(config) as reader:
-                if reader.uidvalidity() != self.uidvalidity:
-                    raise ImapProtocolError("the folder's UIDVALIDITY changed during the pass")
-                for fetched in reader.fetch_batches(uids):
-                    if self._stop.is_set():
-                        return
-                    batch = _present(reader, fetched)
-                    if batch:
-                        self._put(([uid for uid, _ in batch], parser.submit(batch)))
-        except Exception as exc:  # noqa: BLE001 - handed to the storing thread, which raises it
-            self._put(exc)
-        finally:
-            self._put(_DONE)
-
-    def _put(self, item: Any) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def __iter__(self) -> Iterator[_Parsed]:
-        while (item := self._queue.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
+#: Old names (tests and callers).
+_Parser = Parser
+_BatchAborted = BatchAborted
 
 # -- the pipeline ---------------------------------------------------------------------------------
 
@@ -369,8 +95,8 @@ class Ingestor:
         self.app = app
         cfg = app.config
         self.own_addresses = own_addresses(cfg)
-        self.parser = _Parser(
-            _default_workers(cfg) if workers is None else workers,
+        self.parser = Parser(
+            default_workers(cfg) if workers is None else workers,
             int(cfg["ATTACHMENT_MAX_BYTES"]),
             str(cfg["ATTACHMENT_DIR"]),
             cfg.get("INGEST_AUTHSERV_ID") or None,
@@ -409,7 +135,7 @@ class Ingestor:
         except ImapError as exc:
             log.warning("mailbox %s: %s", config.name, exc)
             summary.errors.append(f"{config.name}: {exc}")
-        _note_pass(config, summary)
+        note_pass(config, summary)
         return summary
 
     def drain(self, mailbox: ImapMailbox, summary: Summary | None = None) -> Summary:
@@ -418,14 +144,14 @@ class Ingestor:
         config = mailbox.config
         summary = summary if summary is not None else Summary()
         uidvalidity = mailbox.uidvalidity()
-        last_uid = _begin_state(config.name, uidvalidity)
+        last_uid = begin_state(config.name, uidvalidity)
         uids = mailbox.new_uids(last_uid)
         acks = outgoing.AcknowledgementSender(self.app, self._mailer_for(len(uids)))
         self._resend_left_behind(acks)
         try:
             if uids:
                 self._ingest(mailbox, uidvalidity, uids, summary, acks)
-        except _BatchAborted as exc:
+        except BatchAborted as exc:
             summary.errors.append(f"{config.name}: {exc}")
         finally:
             summary.acknowledgements += _record_acks(acks.close())
@@ -452,9 +178,9 @@ class Ingestor:
             message_id_domain=outgoing.message_id_domain(),
         )
         if len(uids) > config.batch_size:
-            source: _Prefetcher | _InlineFetch = _Prefetcher(config, uidvalidity, uids, self.parser)
+            source: Prefetcher | InlineFetch = Prefetcher(config, uidvalidity, uids, self.parser)
         else:
-            source = _InlineFetch(mailbox, uids, self.parser)
+            source = InlineFetch(mailbox, uids, self.parser)
         try:
             for batch_uids, result in source:
                 summary.fetched += len(batch_uids)
@@ -492,15 +218,15 @@ class Ingestor:
         try:
             prepared = result()
         except OSError as exc:
-            raise _BatchAborted(f"attachments could not be stored: {exc}") from exc
+            raise BatchAborted(f"attachments could not be stored: {exc}") from exc
         summary.acknowledgements += _record_acks(acks.results())
         try:
-            _lock_state(settings.mailbox)
+            lock_state(settings.mailbox)
             outcomes = store_batch(prepared, settings)
             db.session.commit()
         except SQLAlchemyError as exc:
             db.session.rollback()
-            raise _BatchAborted(f"database: {exc}") from exc
+            raise BatchAborted(f"database: {exc}") from exc
         del prepared
         acks.submit(o.ack for o in outcomes if o.ack is not None)
         notify_bounces(outcomes)
@@ -508,7 +234,7 @@ class Ingestor:
         failed = [o.uid for o in outcomes if o.kind == FAILED]
         _file_away(mailbox.mark_done, mailbox, done)
         _file_away(mailbox.move_failed, mailbox, failed)
-        _advance_state(settings.mailbox, settings.uidvalidity, max(uids))
+        advance_state(settings.mailbox, settings.uidvalidity, max(uids))
         counted = {
             NEW_TICKET: "new_tickets",
             REPLY: "replies",
@@ -543,21 +269,21 @@ class Ingestor:
                     backoff = BACKOFF_FIRST
                     while not stop.is_set():
                         summary = self.drain(mailbox)
-                        _note_pass(config, summary)
+                        note_pass(config, summary)
                         if on_pass is not None and summary.did_something:
                             on_pass(config, summary)
                         if summary.errors:
-                            raise _BatchAborted("; ".join(summary.errors))
+                            raise BatchAborted("; ".join(summary.errors))
                         if summary.fetched:
                             continue  # more may have come in meanwhile
                         wait = idle_seconds
                         if summary.ack_backlog:  # an SMTP outage: try the queue again soon
                             wait = min(wait, max(outgoing.retry_after().total_seconds(), 5.0))
                         mailbox.idle_wait(wait)
-            except (ImapError, _BatchAborted, SQLAlchemyError) as exc:
+            except (ImapError, BatchAborted, SQLAlchemyError) as exc:
                 db.session.rollback()
                 log.warning("mailbox %s: %s; reconnecting in %.0f s", config.name, exc, backoff)
-                if not isinstance(exc, _BatchAborted):  # a failed batch was noted already
+                if not isinstance(exc, BatchAborted):  # a failed batch was noted already
                     note_poll(config.name, error=str(exc))
                 stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
@@ -608,65 +334,6 @@ def _record_acks(results: list[outgoing.AckResult]) -> int:
         log.exception("acknowledgement outcomes could not be saved (they stay queued)")
         return 0
     return sent
-
-
-# -- mailbox state --------------------------------------------------------------------------------
-
-
-def _note_pass(config: MailboxConfig, summary: Summary) -> None:
-    """Tell the admin page how the pass went (mail stored, the first error)."""
-    prefix = f"{config.name}: "
-    error = summary.errors[0].removeprefix(prefix) if summary.errors else None
-    note_poll(config.name, taken=summary.new_tickets + summary.replies, error=error)
-
-
-def _begin_state(name: str, uidvalidity: int) -> int:
-    """The last UID done in this folder; 0 for a new folder or one whose UIDVALIDITY changed."""
-    state = db.session.scalar(select(MailboxState).where(MailboxState.name == name))
-    if state is None:
-        db.session.add(MailboxState(name=name, uidvalidity=uidvalidity, last_uid=0))
-        try:
-            db.session.commit()
-        except IntegrityError:  # created by a concurrent ingest
-            db.session.rollback()
-        state = db.session.scalar(select(MailboxState).where(MailboxState.name == name))
-    if state.uidvalidity != uidvalidity:
-        log.warning(
-            "mailbox %s: UIDVALIDITY changed (%s -> %s): reading the folder again; "
-            "mail stored before is recognised by its Message-ID",
-            name,
-            state.uidvalidity,
-            uidvalidity,
-        )
-        state.uidvalidity, state.last_uid = uidvalidity, 0
-    last_uid = int(state.last_uid or 0)
-    db.session.commit()
-    return last_uid
-
-
-def _lock_state(name: str) -> None:
-    """Start the batch transaction by writing the mailbox's row: concurrent ingests queue here."""
-    db.session.execute(
-        update(MailboxState).where(MailboxState.name == name).values(updated_at=utcnow())
-    )
-
-
-def _advance_state(name: str, uidvalidity: int | None, uid: int) -> None:
-    """Move last_uid on to ``uid`` (never back), for the same UIDVALIDITY only."""
-    try:
-        db.session.execute(
-            update(MailboxState)
-            .where(
-                MailboxState.name == name,
-                MailboxState.uidvalidity == uidvalidity,
-                MailboxState.last_uid < uid,
-            )
-            .values(last_uid=uid, updated_at=utcnow())
-        )
-        db.session.commit()
-    except OperationalError as exc:  # the mail is stored and filed; the next pass skips it
-        db.session.rollback()
-        raise _BatchAborted(f"database: {exc}") from exc
 
 
 # -- entry points ---------------------------------------------------------------------------------

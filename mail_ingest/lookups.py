@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from helpdesk.extensions import db
@@ -19,13 +19,9 @@ from helpdesk.models import (
     ClientDomain,
     Contact,
     ContactEmail,
-    Contract,
-    ContractAddon,
-    ContractChange,
     Direction,
     IngestFailure,
     MailDuplicate,
-    Package,
     Ticket,
     TicketFollower,
     User,
@@ -36,9 +32,32 @@ from mail_ingest.msgid import read_message_id
 IN_CHUNK = 500
 
 
+#: The values of an ``IN`` list, bound when the statement runs (see :func:`rows_in`).
+VALUES = bindparam("values", expanding=True)
+
+
 def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), IN_CHUNK):
         yield values[start : start + IN_CHUNK]
+
+
+def rows_in(query: Any, values: Sequence[Any], *, scalars: bool = False) -> Iterator[Any]:
+    """Run ``query`` (its IN list is :data:`VALUES`) for ``values``, IN_CHUNK at a time.
+
+    Bound at execution, the list is neither coerced value by value nor part of the statement,
+    so the statement is compiled once and cached (a literal list of hundreds of Message-IDs
+    costs more to build than to run)."""
+    run = db.session.scalars if scalars else db.session.execute
+    for chunk in chunks(values):
+        yield from run(query, {"values": list(chunk)})
+
+
+def suffixes_of(address: str) -> list[str]:
+    """``a@mail.firma.rs`` -> ``["mail.firma.rs", "firma.rs", "rs"]``: every domain a client's
+    domain may be for the address to belong to it (the followers' rule)."""
+    domain = address.rpartition("@")[2].strip(".").lower()
+    labels = domain.split(".") if domain else []
+    return [".".join(labels[i:]) for i in range(len(labels))]
 
 
 def domains_of(address: str) -> list[str]:
@@ -87,14 +106,16 @@ class Lookups:
     contacts: dict[str, Sender] = field(default_factory=dict)
     #: Staff addresses among the senders.
     staff: set[str] = field(default_factory=set)
-    #: Mail domain -> client id.
+    #: Mail domain -> client id (the senders' domains and those of the To/Cc addresses).
     domains: dict[str, int] = field(default_factory=dict)
     #: Our outgoing articles that bounces in the batch return, by Message-ID.
     outgoing: dict[str, Article] = field(default_factory=dict)
     failures: dict[int, IngestFailure] = field(default_factory=dict)
     #: UIDs of this batch already recorded as duplicates.
     duplicate_uids: set[int] = field(default_factory=set)
-    #: Clients and their contracts held in the identity map, so the SLA set-up finds them.
+    #: Archived clients among the senders' (id -> name): their mail goes to triage.
+    archived: dict[int, str] = field(default_factory=dict)
+    #: Clients held in the identity map, so the SLA set-up finds them.
     pinned: list[Any] = field(default_factory=list)
 
 
@@ -112,6 +133,7 @@ def load(
     found = Lookups()
     numbers: set[int] = set()
     senders: set[str] = set()
+    recipients: set[str] = set()
     bounced: set[str] = set()
     for item in batch:
         msg = item.message
@@ -123,31 +145,24 @@ def load(
             numbers.add(msg.ticket_tag)
         if msg.from_addr:
             senders.add(msg.from_addr.lower())
+        recipients.update(address.lower() for address in (*msg.to, *msg.cc) if address)
         bounced.update(msg.bounce_of)
     wanted = sorted(set(message_ids))
-    for chunk in chunks(wanted):
-        rows = db.session.execute(
-            select(Article.message_id, Article.ticket_id, Article.id, Article.content_hash).where(
-                Article.message_id.in_(chunk)
-            )
-        )
-        for mid, ticket_id, article_id, digest in rows:
-            found.stored[mid] = StoredMail(ticket_id, article_id, digest)
-        rows = db.session.execute(
-            select(AutomaticMail.message_id, AutomaticMail.ticket_id).where(
-                AutomaticMail.message_id.in_(chunk)
-            )
-        )
-        for mid, ticket_id in rows:
-            found.stored.setdefault(mid, StoredMail(ticket_id, None, None))
-    for chunk in chunks(sorted(bounced)):
-        for article in db.session.scalars(
-            select(Article).where(Article.message_id.in_(chunk), Article.direction == Direction.OUT)
-        ):
-            found.outgoing[article.message_id] = article
-    for chunk in chunks(sorted(numbers)):
-        rows = db.session.execute(select(Ticket.number, Ticket.id).where(Ticket.number.in_(chunk)))
-        found.ticket_of_number.update({number: ticket_id for number, ticket_id in rows})
+    query = select(Article.message_id, Article.ticket_id, Article.id, Article.content_hash)
+    for mid, ticket_id, article_id, digest in rows_in(
+        query.where(Article.message_id.in_(VALUES)), wanted
+    ):
+        found.stored[mid] = StoredMail(ticket_id, article_id, digest)
+    query = select(AutomaticMail.message_id, AutomaticMail.ticket_id)
+    for mid, ticket_id in rows_in(query.where(AutomaticMail.message_id.in_(VALUES)), wanted):
+        found.stored.setdefault(mid, StoredMail(ticket_id, None, None))
+    query = select(Article).where(
+        Article.message_id.in_(VALUES), Article.direction == Direction.OUT
+    )
+    for article in rows_in(query, sorted(bounced), scalars=True):
+        found.outgoing[article.message_id] = article
+    query = select(Ticket.number, Ticket.id).where(Ticket.number.in_(VALUES))
+    found.ticket_of_number.update(dict(rows_in(query, sorted(numbers))))
     ticket_ids = sorted(
         {
             *(s.ticket_id for s in found.stored.values() if s.ticket_id is not None),
@@ -155,87 +170,70 @@ def load(
             *(a.ticket_id for a in found.outgoing.values()),
         }
     )
-    for chunk in chunks(ticket_ids):
-        for ticket in db.session.scalars(
-            select(Ticket).where(Ticket.id.in_(chunk)).options(selectinload(Ticket.pauses))
-        ):
-            found.tickets[ticket.id] = ticket
-        rows = db.session.execute(
-            select(TicketFollower.ticket_id, TicketFollower.email).where(
-                TicketFollower.ticket_id.in_(chunk)
-            )
-        )
-        for ticket_id, email in rows:
-            found.followers.setdefault(ticket_id, set()).add(email.lower())
+    query = select(Ticket).where(Ticket.id.in_(VALUES)).options(selectinload(Ticket.pauses))
+    for ticket in rows_in(query, ticket_ids, scalars=True):
+        found.tickets[ticket.id] = ticket
+    query = select(TicketFollower.ticket_id, TicketFollower.email)
+    for ticket_id, email in rows_in(query.where(TicketFollower.ticket_id.in_(VALUES)), ticket_ids):
+        found.followers.setdefault(ticket_id, set()).add(email.lower())
     load_senders(found, sorted(senders))
     uids = sorted(item.uid for item in batch)
-    for chunk in chunks(uids):
-        for failure in db.session.scalars(
-            select(IngestFailure).where(
-                IngestFailure.mailbox == mailbox,
-                IngestFailure.uidvalidity == uidvalidity,
-                IngestFailure.uid.in_(chunk),
-            )
-        ):
-            found.failures[failure.uid] = failure
-        found.duplicate_uids.update(
-            db.session.scalars(
-                select(MailDuplicate.uid).where(
-                    MailDuplicate.mailbox == mailbox,
-                    MailDuplicate.uidvalidity == uidvalidity,
-                    MailDuplicate.uid.in_(chunk),
-                )
-            )
-        )
-    # the clients new tickets may be opened for (their contracts decide the SLA clocks)
+    query = select(IngestFailure).where(
+        IngestFailure.mailbox == mailbox,
+        IngestFailure.uidvalidity == uidvalidity,
+        IngestFailure.uid.in_(VALUES),
+    )
+    for failure in rows_in(query, uids, scalars=True):
+        found.failures[failure.uid] = failure
+    query = select(MailDuplicate.uid).where(
+        MailDuplicate.mailbox == mailbox,
+        MailDuplicate.uidvalidity == uidvalidity,
+        MailDuplicate.uid.in_(VALUES),
+    )
+    found.duplicate_uids.update(rows_in(query, uids, scalars=True))
+    # the clients new tickets may be opened for
     client_ids = {sender.client_id for sender in found.contacts.values()}
     client_ids.update(found.domains.values())
     pin_clients(found, sorted(client_ids))
+    # To/Cc addresses of a client's domain may become followers of its tickets
+    load_domains(found, {d for address in recipients for d in suffixes_of(address)})
     return found
 
 
 def pin_clients(found: Lookups, client_ids: Sequence[int]) -> None:
-    for chunk in chunks(client_ids):
-        found.pinned.extend(db.session.scalars(select(Client).where(Client.id.in_(chunk))))
-        found.pinned.extend(
-            db.session.scalars(
-                select(Contract)
-                .where(Contract.client_id.in_(chunk))
-                .options(
-                    selectinload(Contract.package).selectinload(Package.sla_policy),
-                    selectinload(Contract.addons).selectinload(ContractAddon.addon),
-                    selectinload(Contract.changes).selectinload(ContractChange.package),
-                )
-            )
-        )
+    """Hold the clients new tickets may be opened for (the SLA set-up reads them; their
+    contracts are read with the tickets, see helpdesk.tickets.batch.open_tickets)."""
+    clients = list(rows_in(select(Client).where(Client.id.in_(VALUES)), client_ids, scalars=True))
+    found.pinned.extend(clients)
+    found.archived.update({c.id: c.name for c in clients if c.archived_at is not None})
 
 
 def load_senders(found: Lookups, senders: Sequence[str]) -> None:
     """Contacts by address, staff, and client domains (with parent domains) for these senders."""
-    for chunk in chunks(senders):
-        rows = db.session.execute(
-            select(ContactEmail.email, Contact.id, Contact.client_id)
-            .join(Contact, Contact.id == ContactEmail.contact_id)
-            .where(ContactEmail.email.in_(chunk))
-        )
-        found.contacts.update(
-            {email: Sender(contact_id, client_id) for email, contact_id, client_id in rows}
-        )
-        found.staff.update(
-            email.lower()
-            for email in db.session.scalars(
-                select(User.email).where(
-                    func.lower(User.email).in_(chunk),
-                    User.role.in_([str(role) for role in STAFF_ROLES]),
-                    User.active.is_(True),
-                )
-            )
-        )
-    domains = sorted({d for sender in senders for d in domains_of(sender)})
-    for chunk in chunks(domains):
-        rows = db.session.execute(
-            select(ClientDomain.domain, ClientDomain.client_id).where(
-                ClientDomain.domain.in_(chunk)
-            )
-        )
-        found.domains.update({domain: client_id for domain, client_id in rows})
+    query = (
+        select(ContactEmail.email, Contact.id, Contact.client_id)
+        .join(Contact, Contact.id == ContactEmail.contact_id)
+        .where(ContactEmail.email.in_(VALUES))
+    )
+    found.contacts.update(
+        {
+            email: Sender(contact_id, client_id)
+            for email, contact_id, client_id in rows_in(query, senders)
+        }
+    )
+    query = select(User.email).where(
+        func.lower(User.email).in_(VALUES),
+        User.role.in_([str(role) for role in STAFF_ROLES]),
+        User.active.is_(True),
+    )
+    found.staff.update(email.lower() for email in rows_in(query, senders, scalars=True))
+    load_domains(found, {d for sender in senders for d in domains_of(sender)})
+
+
+def load_domains(found: Lookups, domains: Iterable[str]) -> None:
+    """Client domains among ``domains`` (those already known are not asked again)."""
+    wanted = sorted(set(domains) - found.domains.keys())
+    query = select(ClientDomain.domain, ClientDomain.client_id).where(
+        ClientDomain.domain.in_(VALUES)
+    )
+    found.domains.update(dict(rows_in(query, wanted)))

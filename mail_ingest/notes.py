@@ -1,5 +1,5 @@
 """What ingest writes for people: notes on tickets (a mail that named another client's ticket,
-a reply that bounced) and the notice mailed to the agent whose mail bounced."""
+mail from an archived client, a reply that bounced) and the notice mailed to the agent whose mail bounced."""
 
 from __future__ import annotations
 
@@ -41,6 +41,17 @@ def named_note(ticket: Ticket) -> str:
             "Ticket %(tag)s: /console/tickets/%(number)s",
             tag=ticket.tag,
             number=ticket.number,
+        )
+    )
+
+
+def archived_note(client_name: str) -> str:
+    return in_default_language(
+        lambda: gettext(
+            "The sender belongs to %(client)s, which is archived, so this mail opened no ticket "
+            "of that client and was not acknowledged. Decide in triage: answer it, assign it to "
+            "another client, or unarchive %(client)s first.",
+            client=client_name,
         )
     )
 

@@ -5,7 +5,8 @@ process that stores tickets. Attachment bytes go to the content-addressed store 
 their digests travel back; a file whose message then fails to store stays on disk unreferenced,
 which is harmless (same bytes, same name). Files are written to a temporary name and renamed
 into place; the whole batch is made durable with one ``syncfs`` (not one fsync per file) before
-its digests are handed back, so before the batch's tickets are committed. Temporary files left
+its tickets are committed: by the ingest process once for a batch parsed in several worker
+tasks, or here for a batch parsed in one call. Temporary files left
 by a killed worker are swept (:func:`sweep_temporary_files`).
 """
 
@@ -174,9 +175,11 @@ def prepare_batch(
     max_attachment_bytes: int,
     attachment_root: str,
     authserv_id: str | None = None,
+    sync: bool = True,
 ) -> list[PreparedMessage]:
     """:func:`prepare_message` for several mails: one round trip to a worker instead of many,
-    and one sync of the attachment store for all of their files."""
+    and one sync of the attachment store for all of their files (``sync=False``: the caller
+    syncs, once for several such calls, with :func:`sync_prepared`)."""
     prepared = [
         prepare_message(
             uid,
@@ -188,6 +191,12 @@ def prepare_batch(
         )
         for uid, raw in items
     ]
+    if sync:
+        sync_prepared(prepared, attachment_root)
+    return prepared
+
+
+def sync_prepared(prepared: list[PreparedMessage], attachment_root: str) -> None:
+    """Make the stored files of ``prepared`` durable (one syncfs), before their tickets commit."""
     if any(f.sha256 for item in prepared for f in item.files):
         sync_store(Path(attachment_root))
-    return prepared

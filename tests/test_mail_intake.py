@@ -23,12 +23,14 @@ from helpdesk.models import (
     Article,
     AutomaticMail,
     AutoReply,
+    Contact,
     Direction,
     MailDuplicate,
     SendStatus,
     Ticket,
     TicketFollower,
     TicketStatus,
+    utcnow,
 )
 from helpdesk.tickets.services import add_article, create_ticket, set_status
 from mail_ingest import automatic
@@ -251,6 +253,56 @@ def test_dmarc_failure_of_a_client_domain_is_flagged_and_never_linked(app, two_c
     assert "dmarc=fail" in new.sender_auth
     assert article("<d-3@alfa.example>").ticket.client_id == first.id  # other server: ignored
     assert article("<d-3@alfa.example>").sender_auth is None
+
+
+def test_mail_from_an_archived_client_goes_to_triage_with_a_note_and_no_acknowledgement(
+    app, two_clients
+) -> None:
+    first, _second, ticket = two_clients
+    first.archived_at = utcnow()
+    db.session.commit()
+    outcomes = store(
+        app,
+        mail("ana@alfa.example", "Nova licenca", "<arch-1@alfa.example>"),  # a contact
+        mail("novi@alfa.example", "Ponuda", "<arch-2@alfa.example>"),  # a new person there
+    )
+
+    assert [o.kind for o in outcomes] == [NEW_TICKET, NEW_TICKET]
+    assert [o.ack for o in outcomes] == [None, None]
+    assert count(AutoReply) == 0
+    assert count(Contact, Contact.client_id == first.id) == 1  # no contact added to Alfa
+    for mid in ("<arch-1@alfa.example>", "<arch-2@alfa.example>"):
+        opened = article(mid).ticket
+        assert opened.client_id is None and opened.needs_triage
+        assert opened.id != ticket.id and opened.sla_clock is None
+        (note,) = [a for a in opened.articles if a.internal]
+        assert "Alfa" in note.body_text and "archived" in note.body_text
+
+
+def test_a_reply_on_an_archived_clients_open_ticket_still_joins_it(app, two_clients) -> None:
+    first, _second, ticket = two_clients
+    set_status(ticket, TicketStatus.OPEN, actor="test")
+    first.archived_at = utcnow()
+    db.session.commit()
+    (outcome,) = store(
+        app,
+        mail("ana@alfa.example", "Re: Server", "<arch-3@alfa.example>",
+             headers="In-Reply-To: <a-1@alfa.example>\r\n"),
+    )  # fmt: skip
+    assert outcome.kind == REPLY and outcome.ticket_id == ticket.id
+
+
+def test_a_cc_at_a_subdomain_of_the_clients_domain_becomes_a_follower(app, two_clients) -> None:
+    _first, _second, _ticket = two_clients
+    (outcome,) = store(
+        app,
+        mail("ana@alfa.example", "Mreža", "<cc-1@alfa.example>",
+             headers="Cc: IT <it@mail.alfa.example>, drugi@beta.example\r\n"),
+    )  # fmt: skip
+    followers = db.session.scalars(
+        select(TicketFollower.email).where(TicketFollower.ticket_id == outcome.ticket_id)
+    ).all()
+    assert followers == ["it@mail.alfa.example"]
 
 
 # -- automatic mail ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from .services import (  # noqa: F401
     active_contract,
+    active_contracts,
     contract_on,
     has_active_contract,
     has_addon,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 
 from flask import current_app
 
@@ -59,17 +60,25 @@ def ticket_calendar(ticket: Ticket) -> BusinessCalendar:
     return business_calendar(ticket.client, always_open=ticket.sla_clock == CLOCK_24X7)
 
 
-def start_clocks(ticket: Ticket, now: datetime, *, keep_history: bool = False) -> None:
+#: ``start_clocks`` looks the contract up itself.
+_LOOK_UP: Any = object()
+
+
+def start_clocks(
+    ticket: Ticket, now: datetime, *, keep_history: bool = False, contract: Any = _LOOK_UP
+) -> None:
     """Fix the ticket's targets from the package in force when it opened, then its due times.
 
     The targets are the package's for the ticket's priority on the day it opened
     (:func:`helpdesk.pricelist.sla_targets.targets_on`), so a later change leaves it as it was.
 
     Clients without an active (or trial) contract get no SLA target. Urgent tickets of clients with
-    the on-call add-on run on a 24/7 clock.
+    the on-call add-on run on a 24/7 clock. ``contract``: the client's active contract on the
+    opening day (or None), when the caller has looked it up already (many tickets at once).
     """
-    client = db.session.get(Client, ticket.client_id) if ticket.client_id else None
-    contract = active_contract(client.id, ticket.created_at.date()) if client else None
+    if contract is _LOOK_UP:
+        client = db.session.get(Client, ticket.client_id) if ticket.client_id else None
+        contract = active_contract(client.id, ticket.created_at.date()) if client else None
     targets = None
     if contract is not None:
         from ..pricelist.sla_targets import targets_on

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy.orm import selectinload
 
 from ..audit_log.record import snapshot
-from ..contracts import has_active_contract
+from ..contracts import active_contracts
 from ..extensions import db
 from ..models import (
     PRIORITY_RANK,
@@ -24,12 +24,23 @@ from ..models import (
     Channel,
     Client,
     Contact,
+    Contract,
+    ContractAddon,
+    ContractChange,
+    Package,
     Priority,
     Ticket,
     TicketStatus,
 )
 from .numbers import reserve_numbers
 from .services import AUDITED_FIELDS, NewAttachment
+
+#: What the SLA set-up reads of a contract, loaded with it (one query each per batch).
+_CONTRACT_LOADS = (
+    selectinload(Contract.package).selectinload(Package.sla_policy),
+    selectinload(Contract.addons).selectinload(ContractAddon.addon),
+    selectinload(Contract.changes).selectinload(ContractChange.package),
+)
 
 #: Ticket columns set by the SLA module when a ticket opens (copied between tickets of one
 #: client opened at the same instant with the same priority: they get the same clocks).
@@ -65,6 +76,10 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
     from ..sla import service as sla_service
 
     numbers = reserve_numbers(len(specs))
+    day = now.date()
+    contracts = active_contracts(
+        (spec.client_id for spec in specs if spec.client_id is not None), day, options=_CONTRACT_LOADS
+    )
     clocks: dict[tuple[int | None, str], dict[str, Any]] = {}
     tickets = []
     for spec, number in zip(specs, numbers, strict=True):
@@ -91,8 +106,9 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
             ticket.client = db.session.get(Client, spec.client_id)
         key = (spec.client_id, spec.priority)
         if key not in clocks:
-            ticket.reserved = has_active_contract(spec.client_id, now.date())
-            sla_service.start_clocks(ticket, now)
+            contract = contracts.get(spec.client_id) if spec.client_id is not None else None
+            ticket.reserved = contract is not None  # as has_active_contract
+            sla_service.start_clocks(ticket, now, contract=contract)
             clocks[key] = {name: getattr(ticket, name) for name in _CLOCK_FIELDS}
         else:
             for name, value in clocks[key].items():
@@ -103,10 +119,15 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
 
 def insert_tickets(tickets: list[Ticket], specs: list[NewTicket]) -> None:
     """Insert tickets from :func:`open_tickets` in one statement (after the flush that gave
-    their new contacts ids); sets their ids. They stay outside the session."""
+    their new contacts ids); sets their ids. They stay outside the session.
+
+    A Core INSERT with RETURNING of (id, number): the ids are matched by the unique number, so
+    the database may return the rows in any order (SQLite does not promise one; asking for
+    parameter order makes SQLAlchemy insert row by row there)."""
     if not tickets:
         return
-    columns = [c for c in Ticket.__table__.columns if c.key != "id"]
+    table = Ticket.__table__
+    columns = [c for c in table.columns if c.key != "id"]
     rows = []
     for ticket, spec in zip(tickets, specs, strict=True):
         if spec.contact is not None:
@@ -118,18 +139,17 @@ def insert_tickets(tickets: list[Ticket], specs: list[NewTicket]) -> None:
                 value = column.default.arg
             row[column.key] = value
         rows.append(row)
-    ids = db.session.scalars(
-        insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), rows
-    ).all()
-    for ticket, ticket_id in zip(tickets, ids, strict=True):
-        ticket.id = ticket_id
+    result = db.session.execute(table.insert().returning(table.c.id, table.c.number), rows)
+    ids = {number: ticket_id for ticket_id, number in result}
+    for ticket in tickets:
+        ticket.id = ids[ticket.number]
 
 
 def audit_rows(changes: list[tuple[Ticket, str, dict | None]], *, actor: str, now: datetime):
     """Insert audit rows for flushed tickets in one statement: (ticket, action, before)."""
     if changes:
         db.session.execute(
-            insert(AuditLog),
+            AuditLog.__table__.insert(),
             [
                 {
                     "at": now,
@@ -196,31 +216,45 @@ def insert_articles(
     warnings: list[list[str | None]],
     *,
     now: datetime,
-) -> list[int]:
-    """Insert articles and their attachments in two statements; returns the article ids."""
+) -> list[int | None]:
+    """Insert articles and their attachments in a few statements; returns the article ids.
+
+    Rows with a Message-ID (unique) are inserted with RETURNING (id, message_id) and matched by
+    it, in whatever order the database returns them; rows without one (internal notes) are
+    inserted without RETURNING and get None: they cannot carry attachments."""
     if not rows:
         return []
-    ids = list(
-        db.session.scalars(
-            insert(Article).returning(Article.id, sort_by_parameter_order=True), rows
+    table = Article.__table__
+    keyed = [row for row in rows if row["message_id"]]
+    plain = [row for row in rows if not row["message_id"]]
+    found: dict[str, int] = {}
+    if keyed:
+        result = db.session.execute(
+            table.insert().returning(table.c.id, table.c.message_id), keyed
         )
-    )
-    files = [
-        {
-            "article_id": article_id,
-            "filename": att.filename,
-            "content_type": att.content_type,
-            "size": att.size,
-            "sha256": att.sha256,
-            "content_id": att.content_id,
-            "inline": att.inline,
-            "dropped_reason": att.dropped_reason,
-            "warning": warning,
-            "created_at": now,
-        }
-        for article_id, atts, notes in zip(ids, attachments, warnings, strict=True)
-        for att, warning in zip(atts, notes, strict=True)
-    ]
+        found = {message_id: article_id for article_id, message_id in result}
+    if plain:
+        db.session.execute(table.insert(), plain)
+    ids = [found[row["message_id"]] if row["message_id"] else None for row in rows]
+    files = []
+    for article_id, atts, notes in zip(ids, attachments, warnings, strict=True):
+        if atts and article_id is None:
+            raise ValueError("attachments need an article with a Message-ID")
+        files += [
+            {
+                "article_id": article_id,
+                "filename": att.filename,
+                "content_type": att.content_type,
+                "size": att.size,
+                "sha256": att.sha256,
+                "content_id": att.content_id,
+                "inline": att.inline,
+                "dropped_reason": att.dropped_reason,
+                "warning": warning,
+                "created_at": now,
+            }
+            for att, warning in zip(atts, notes, strict=True)
+        ]
     if files:
-        db.session.execute(insert(Attachment), files)
+        db.session.execute(Attachment.__table__.insert(), files)
     return ids
