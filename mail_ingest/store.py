@@ -42,7 +42,6 @@ from helpdesk.tickets.batch import (
 )
 from helpdesk.tickets.services import NewAttachment
 from mail_ingest import automatic
-from mail_ingest.display import inline_images  # noqa: F401 - re-exported
 from mail_ingest.lookups import StoredMail, chunks, load_senders, suffixes_of
 from mail_ingest.notes import (  # noqa: F401 - Notice, notify_bounces: re-exported
     Notice,

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from helpdesk.extensions import db
 from helpdesk.models import Article, Contact, ContactEmail, IngestFailure, Ticket
 from helpdesk.tickets.services import create_ticket
+from helpdesk.web.mail_html import inline_images
 from mail_ingest import store
 from mail_ingest.config import mailbox_configs, own_addresses, queue_addresses
 from mail_ingest.imap import ImapConfigError
@@ -25,7 +26,6 @@ from mail_ingest.store import (
     REPLY,
     UNVERIFIED,
     StoreSettings,
-    inline_images,
     our_ticket_number,
     store_batch,
 )
