@@ -25,7 +25,6 @@ def need_server(reason: str) -> None:
 
     _need_server(reason)
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DB_URL = os.environ.get("HELPDESK_TEST_DATABASE_URL")
 PG_DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
