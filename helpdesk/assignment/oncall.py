@@ -20,8 +20,9 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from ..capacity.availability import at_work, on_call_at
+from ..capacity.availability import agents_at_work, on_call_at
 from ..contracts.services import active_contract, has_addon
 from ..extensions import db
 from ..models import OPEN_STATUSES, Client, Priority, Ticket, User
@@ -30,17 +31,23 @@ from ..sla.service import business_calendar
 ON_CALL_ADDON = "oncall"
 
 
-def _covered(ticket: Ticket, now: datetime) -> bool:
+def _covered(ticket: Ticket, now: datetime, contracts: dict | None = None) -> bool:
     """Whether ``ticket`` is one the on-call operator takes at ``now``: urgent, of a client with the
-    add-on that day, and ``now`` outside the client's business hours."""
+    add-on that day, and ``now`` outside the client's business hours. ``contracts`` caches each
+    client's answer when many tickets are asked about at once."""
     if ticket.priority != Priority.URGENT or ticket.client_id is None:
         return False
+    if contracts is not None and ticket.client_id in contracts:
+        return contracts[ticket.client_id]
     client = ticket.client if ticket.client is not None else db.session.get(Client, ticket.client_id)
     calendar = business_calendar(client)
-    if calendar.is_business_time(now):
-        return False
-    day = now.astimezone(calendar.tz).date()
-    return has_addon(active_contract(client.id, day), ON_CALL_ADDON, day)
+    covered = False
+    if not calendar.is_business_time(now):
+        day = now.astimezone(calendar.tz).date()
+        covered = has_addon(active_contract(client.id, day), ON_CALL_ADDON, day)
+    if contracts is not None:
+        contracts[ticket.client_id] = covered
+    return covered
 
 
 def _operator(now: datetime) -> User | None:
@@ -82,13 +89,15 @@ def route_to_on_call(now: datetime) -> OnCallReport:
             Ticket.status.in_([s.value for s in OPEN_STATUSES]), Ticket.priority == Priority.URGENT,
             Ticket.client_id.is_not(None),
             (Ticket.assignee_id.is_(None)) | (Ticket.assignee_id != operator.id),
-        ).order_by(Ticket.id)
+        ).options(selectinload(Ticket.client), selectinload(Ticket.assignee)).order_by(Ticket.id)
     ).all()
+    clients: dict[int, bool] = {}
+    tickets = [t for t in tickets if _covered(t, now, clients)]
+    assignees = {t.assignee.id: t.assignee for t in tickets if t.assignee is not None
+                 and t.assignee.active and not t.assignee.away}
+    working = agents_at_work(list(assignees.values()), now)
     for ticket in tickets:
-        if not _covered(ticket, now):
-            continue
-        assignee = ticket.assignee
-        if assignee is not None and assignee.active and not assignee.away and at_work(assignee, now):
+        if ticket.assignee_id in working:
             continue
         update_fields(ticket, actor="on-call", assignee_id=operator.id)
         report.handed.append(ticket.number)

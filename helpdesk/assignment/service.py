@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..audit_log.record import record
-from ..capacity.availability import at_work
+from ..capacity.availability import agents_at_work, at_work
 from ..extensions import db
 from ..models import Client, Role, Ticket, TicketStatus, User, utcnow
 
@@ -40,10 +40,9 @@ def next_agent(now: datetime | None = None, *, exclude: set[int] = frozenset()) 
         .where(User.role == Role.AGENT, User.active.is_(True), User.away.is_(False))
         .order_by(last.c.last.is_not(None), last.c.last, User.id)
     ).all()
-    for user, _last in rows:
-        if user.id not in exclude and on_duty(user, now):
-            return user
-    return None
+    candidates = [user for user, _last in rows if user.id not in exclude]
+    working = agents_at_work(candidates, now or utcnow())
+    return next((user for user in candidates if user.id in working), None)
 
 
 def choose_assignee(ticket: Ticket, now: datetime | None = None,

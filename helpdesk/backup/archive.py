@@ -117,14 +117,7 @@ def _dump_database(target_dir: Path) -> str:
     backend = url.get_backend_name()
     if backend == "sqlite":
         out = target_dir / "database.sqlite3"
-        source = sqlite3.connect(sqlite_path(url))
-        dest = sqlite3.connect(out)
-        try:
-            with dest:
-                source.backup(dest)
-        finally:
-            dest.close()
-            source.close()
+        copy_sqlite(sqlite_path(url), out)
         return out.name
     if backend == "postgresql":
         out = target_dir / "database.pgdump"
@@ -144,6 +137,19 @@ def _dump_database(target_dir: Path) -> str:
         )
         return out.name
     raise BackupError(f"no backup method for the {backend} database")
+
+
+def copy_sqlite(source_path: Path, dest_path: Path) -> None:
+    """Copy a SQLite database page by page with its online backup API (consistent while other
+    connections write; the destination is replaced atomically for its readers)."""
+    source = sqlite3.connect(source_path)
+    dest = sqlite3.connect(dest_path)
+    try:
+        with dest:
+            source.backup(dest)
+    finally:
+        dest.close()
+        source.close()
 
 
 def _attachment_files(root: Path) -> Iterator[Path]:

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from .archive import (
     BackupError,
     backup_dir,
     backup_dir_lock,
+    copy_sqlite,
     database_url,
     libpq_args,
     run_tool,
@@ -123,14 +123,7 @@ def _same_file(path: Path, entry: dict) -> bool:
 def _restore_sqlite(copy: Path, live: Path) -> None:
     """Copy page by page into the live file (WAL-safe, and atomic for other connections)."""
     live.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(copy)
-    dest = sqlite3.connect(live)
-    try:
-        with dest:
-            source.backup(dest)
-    finally:
-        dest.close()
-        source.close()
+    copy_sqlite(copy, live)
 
 
 def _restore_attachments(source: Path, root: Path) -> None:

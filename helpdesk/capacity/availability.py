@@ -126,29 +126,49 @@ def on_call_at(moment: datetime) -> User | None:
 
 
 def at_work(agent: User, moment: datetime) -> bool:
-    """Whether ``agent`` works at ``moment`` by their own availability: not on a day off, and
-    inside their own working hours (public holidays close the office) or, with none entered,
-    inside the business calendar's hours. Times are the agent's local wall-clock times."""
+    """Whether ``agent`` works at ``moment`` (see :func:`agents_at_work`)."""
+    return agent.id in agents_at_work([agent], moment)
+
+
+def agents_at_work(agents: list[User], moment: datetime) -> set[int]:
+    """The ids of ``agents`` who work at ``moment`` by their own availability: not on a day off,
+    and inside their own working hours (public holidays close the office) or, with none entered,
+    inside the business calendar's hours. Times are each agent's local wall-clock times. Two
+    queries, however many agents."""
+    from ..calendar.business import get_calendar
     from ..sla.service import business_calendar
 
+    if not agents:
+        return set()
+    ids = [a.id for a in agents]
     cfg = current_app.config
-    tz = ZoneInfo(agent.timezone or cfg["TIMEZONE"])
-    local = moment.astimezone(tz)
-    day = local.date()
-    off = db.session.scalar(select(DayOff.id).where(
-        DayOff.agent_id == agent.id, DayOff.first_day <= day, DayOff.last_day >= day))
-    if off is not None:
-        return False
+    local = {a.id: moment.astimezone(ZoneInfo(a.timezone or cfg["TIMEZONE"])) for a in agents}
+    days = {d.date() for d in local.values()}
+    off: dict[int, list[tuple[date, date]]] = {}
+    for row in db.session.scalars(select(DayOff).where(
+            DayOff.agent_id.in_(ids), DayOff.first_day <= max(days), DayOff.last_day >= min(days))):
+        off.setdefault(row.agent_id, []).append((row.first_day, row.last_day))
+    own: dict[int, list[WorkingHours]] = {}
+    for row in db.session.scalars(select(WorkingHours).where(WorkingHours.agent_id.in_(ids))):
+        own.setdefault(row.agent_id, []).append(row)
     calendar = business_calendar(None)
-    own = db.session.scalars(select(WorkingHours).where(WorkingHours.agent_id == agent.id)).all()
-    if not own:
+    working = set()
+    for agent in agents:
+        here = local[agent.id]
+        day = here.date()
+        if any(a <= day <= b for a, b in off.get(agent.id, ())):
+            continue
+        if agent.id in own:
+            if calendar.holiday_name(day) is None and any(
+                    r.weekday == day.weekday() and r.starts <= here.time() < r.ends
+                    for r in own[agent.id]):
+                working.add(agent.id)
+            continue
+        zone_calendar = calendar
         if agent.timezone and agent.timezone != calendar.tz_name:
-            from ..calendar.business import get_calendar
-
-            calendar = get_calendar(tz=agent.timezone, country=calendar.country,
-                                    start=calendar.start, end=calendar.end,
-                                    closed_days=calendar.closed_days)
-        return calendar.is_business_time(moment)
-    if calendar.holiday_name(day) is not None:
-        return False
-    return any(r.weekday == day.weekday() and r.starts <= local.time() < r.ends for r in own)
+            zone_calendar = get_calendar(tz=agent.timezone, country=calendar.country,
+                                         start=calendar.start, end=calendar.end,
+                                         closed_days=calendar.closed_days)
+        if zone_calendar.is_business_time(moment):
+            working.add(agent.id)
+    return working

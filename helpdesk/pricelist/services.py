@@ -266,10 +266,11 @@ def apply_prices_in_force(now=None) -> PricesApplied:
     """Give each package and add-on the price in force today (a change planned for this month
     was written before its month came), so every page that shows the stored price shows the one
     billed. Billing reads the dated rows either way; only rows that differ change, audited."""
-    day = local_today()
+    first = local_today().replace(day=1)
     done = PricesApplied([], [])
-    for package in db.session.scalars(select(Package).order_by(Package.id)):
-        terms = price_on(package, day)
+    packages = {p.id: p for p in db.session.scalars(select(Package).order_by(Package.id))}
+    for package_id, terms in packages_in_force(packages, first).items():
+        package = packages[package_id]
         wanted = {k: getattr(terms, k) for k in PRICE_FIELDS}
         if any(getattr(package, k) != v for k, v in wanted.items()):
             before = snapshot(package)
@@ -278,11 +279,12 @@ def apply_prices_in_force(now=None) -> PricesApplied:
             db.session.flush()
             record(package, "price_change", actor="price-list", before=before)
             done.packages.append(package.code)
-    for addon in db.session.scalars(select(Addon).order_by(Addon.id)):
-        fee = addon_price_on(addon, day)
-        if addon.monthly_fee != fee:
+    addons = {a.id: a for a in db.session.scalars(select(Addon))}
+    for addon_id, terms in sorted(all_addons_in_force(first).items()):
+        addon = addons[addon_id]
+        if addon.monthly_fee != terms.monthly_fee:
             before = snapshot(addon)
-            addon.monthly_fee = fee
+            addon.monthly_fee = terms.monthly_fee
             db.session.flush()
             record(addon, "price_change", actor="price-list", before=before)
             done.addons.append(addon.code)

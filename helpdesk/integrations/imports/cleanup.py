@@ -31,6 +31,11 @@ def release_file(batch: ImportBatch) -> bool:
     db.session.flush()
     if needed is not None:
         return False
+    return _unlink(path)
+
+
+def _unlink(path: str) -> bool:
+    """Delete the file; False when it was already gone."""
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -43,11 +48,7 @@ def discard_upload(path: str | None) -> bool:
     if not path or db.session.scalar(select(ImportBatch.id).where(
             ImportBatch.stored_path == path).limit(1)) is not None:
         return False
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return False
-    return True
+    return _unlink(path)
 
 
 def sweep(now: datetime) -> str:
