@@ -1,9 +1,10 @@
-"""Flask extensions, created unbound and bound to the app in ``create_app``."""
+"""Flask extensions, created unbound and bound to the app in ``create_app`` (Flask-Migrate is
+bound there too, and only there: importing Alembic costs half a second that a worker process or
+the mailer need not pay)."""
 
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -24,7 +25,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()

@@ -126,11 +126,11 @@ def mailer_process(app: Flask) -> Executor:
 
 def _start_mailer(settings: dict[str, Any], parent_pid: int) -> None:
     global _mailer_app, _mailer_session
-    from helpdesk import create_app
+    from helpdesk import create_mail_app
     from mail_ingest.lifecycle import die_with_parent
 
     die_with_parent(parent_pid)
-    _mailer_app = create_app(settings)
+    _mailer_app = create_mail_app(settings)
     _mailer_session = _Session()
     multiprocessing.util.Finalize(None, _mailer_session.close, exitpriority=10)  # at exit: QUIT
 

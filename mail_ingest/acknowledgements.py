@@ -54,6 +54,7 @@ from mail_ingest.mailing import (
     _from_header,
     _language,
     _secret,
+    encoded_header,
     message_id_domain,
     sender_address,
     smtp_connection,
@@ -274,7 +275,7 @@ def build_acknowledgement(job: AckJob) -> flask_mail.Message:
     if job.references:
         headers["References"] = job.references
     message = PlainThreadingMessage(
-        subject=job.subject,
+        subject=encoded_header(job.subject, "Subject"),
         recipients=[job.recipient],
         body=text,
         html=html,

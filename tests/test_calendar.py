@@ -123,6 +123,14 @@ def test_working_days_around_statehood_day() -> None:
     assert SERBIA.working_days(date(2026, 2, 20), date(2026, 2, 13)) == []
 
 
+def test_supported_countries_read_from_the_registry_match_the_package_list() -> None:
+    calendar_module._supported_countries.cache_clear()
+    assert calendar_module._supported_countries() == set(holidays.list_supported_countries())
+    assert {"RS", "TR", "SRB", "TUR"} <= calendar_module._supported_countries()
+    with pytest.raises(ValueError, match="no public holidays known"):
+        BusinessCalendar(country="XX")
+
+
 def test_calendar_without_country_has_no_holidays() -> None:
     cal = BusinessCalendar(country=None)
     assert cal.is_working_day(date(2026, 1, 7))

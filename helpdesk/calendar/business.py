@@ -67,8 +67,16 @@ def _minutes_to_us(minutes: float) -> int:
 
 @lru_cache(maxsize=1)
 def _supported_countries() -> frozenset[str]:
-    """Country codes the holidays package knows."""
-    return frozenset(holidays.list_supported_countries())
+    """Country codes the holidays package knows, read from its registry (``list_supported_countries``
+    imports every country's module to list them: a few hundred milliseconds at each start)."""
+    from holidays import registry
+
+    return frozenset(
+        code
+        for names in registry.COUNTRIES.values()
+        for code in names[1:]
+        if code.isupper() and len(code) in (2, 3)
+    )
 
 
 @lru_cache(maxsize=1024)
