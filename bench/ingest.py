@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -214,6 +216,30 @@ def _hwm_mb(pid: int | str = "self") -> float:
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
+def _cpu_s(pid: int, *, reaped: bool = False) -> float:
+    """CPU seconds (user + system) of a living process; ``reaped``: with its ended children."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(v) for v in fields[11:15 if reaped else 13])  # utime stime [cutime cstime]
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds of a process, its ended children and its living descendants (Dovecot)."""
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += _cpu_s(pid, reaped=True)
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                todo += [int(p) for p in task.read_text().split()]
+            except OSError:
+                continue
+    return total
+
+
 def _child_pids() -> list[int]:
     pids: list[int] = []
     for task in Path("/proc/self/task").iterdir():
@@ -277,8 +303,11 @@ def child_once(config: dict[str, Any]) -> None:
     threading.Thread(target=_watch_workers, args=(peaks,), daemon=True).start()
     with app.app_context():
         began = time.perf_counter()
+        cpu_began = resource.getrusage(resource.RUSAGE_SELF)
         summary = ingest_all(app)
         seconds = time.perf_counter() - began
+        cpu_main = _rusage_s(resource.getrusage(resource.RUSAGE_SELF)) - _rusage_s(cpu_began)
+        cpu_workers = _rusage_s(resource.getrusage(resource.RUSAGE_CHILDREN))  # all ended now
     own = _hwm_mb()
     workers = sum(peaks.values())  # the parse worker(s) and the mailer run alongside
     print(json.dumps({
@@ -286,7 +315,12 @@ def child_once(config: dict[str, Any]) -> None:
         "new_tickets": summary.new_tickets, "replies": summary.replies,
         "acknowledgements": summary.acknowledgements, "failed": summary.failed,
         "rss_main_mb": own, "rss_worker_mb": workers,
+        "cpu_main_s": cpu_main, "cpu_workers_s": cpu_workers,
     }))  # fmt: skip
+
+
+def _rusage_s(usage: Any) -> float:
+    return usage.ru_utime + usage.ru_stime
 
 
 def child_watch(config: dict[str, Any]) -> None:
@@ -390,22 +424,32 @@ def measure_latency(config: dict[str, Any], account: Any, count: int, rng: rando
     return latencies
 
 
-def run_floor(account: Any, db_url: str, batch: int) -> dict[str, Any]:
-    """bench/ingest_floor.py on the same mailbox, as a process of its own."""
+def run_floor(account: Any, db_url: str, batch: int, imap_pid: int) -> dict[str, Any]:
+    """bench/ingest_floor.py on the same mailbox, as a process of its own (with its CPU
+    seconds and Dovecot's)."""
+    imap_cpu = _tree_cpu_s(imap_pid)
+    own_cpu = _rusage_s(resource.getrusage(resource.RUSAGE_CHILDREN))
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "ingest_floor.py"), "--host", account.host,
          "--port", str(account.port), "--user", account.user, "--password", account.password,
          "--db", db_url, "--batch", str(batch)],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["cpu_s"] = _rusage_s(resource.getrusage(resource.RUSAGE_CHILDREN)) - own_cpu
+    result["cpu_imap_s"] = _tree_cpu_s(imap_pid) - imap_cpu
+    return result
 
 
-def run_once(config: dict[str, Any], work: Path) -> dict[str, Any]:
+def run_once(config: dict[str, Any], work: Path, smtp_pid: int, imap_pid: int) -> dict[str, Any]:
+    """One product pass in a child; with the CPU seconds the SMTP sink and Dovecot spent."""
+    smtp_cpu, imap_cpu = _cpu_s(smtp_pid), _tree_cpu_s(imap_pid)
     child = run_child("once", config, stdout=subprocess.PIPE, text=True)
     out, _ = child.communicate()
     result = json.loads(out.strip().splitlines()[-1])
     result["rate"] = result["fetched"] / result["seconds"]
+    result["cpu_smtp_s"] = _cpu_s(smtp_pid) - smtp_cpu
+    result["cpu_imap_s"] = _tree_cpu_s(imap_pid) - imap_cpu
     return result
 
 
@@ -463,16 +507,20 @@ def main() -> None:
         print(f"mailbox filled: {count} mails, {size / 1e6:.1f} MB "
               f"in {time.perf_counter() - began:.1f} s")  # fmt: skip
 
-        floor = run_floor(account, db_url, 100)
+        floor = run_floor(account, db_url, 100, dovecot.process.pid)
         print(f"raw floor (fetch + policy.default parse + batched insert): {floor['messages']} "
               f"in {floor['seconds']:.2f} s = {floor['messages_per_s']:.0f} messages/s")  # fmt: skip
-        result = run_once(config, work)
+        result = run_once(config, work, smtp.pid, dovecot.process.pid)
         sent = len(list((work / "sent").glob("*.eml")))
         print(f"ingest --once: {result['summary']} in {result['seconds']:.2f} s "
               f"= {result['rate']:.0f} messages/s; SMTP server received {sent} mails")  # fmt: skip
         print(f"peak RSS: ingest process {result['rss_main_mb']:.0f} MB, "
               f"its parse and mailer processes {result['rss_worker_mb']:.0f} MB")  # fmt: skip
         ratio = result["seconds"] / floor["seconds"]
+        print(f"CPU seconds: floor {floor['cpu_s']:.1f} + Dovecot {floor['cpu_imap_s']:.1f}; "
+              f"product {result['cpu_main_s']:.1f} (ingest process) + "
+              f"{result['cpu_workers_s']:.1f} (parse and mailer processes) + Dovecot "
+              f"{result['cpu_imap_s']:.1f} + SMTP sink {result['cpu_smtp_s']:.1f}")  # fmt: skip
         print(f"ingest_vs_floor: {ratio:.2f} (product time / floor time)")
 
         latencies = measure_latency(config, account, args.latency_messages, rng, senders, threads)
@@ -488,7 +536,7 @@ def main() -> None:
                                for i in range(args.rss_messages)))  # fmt: skip
             big_config = {**config, "IMAP_USER": big_account.user,
                           "IMAP_PASSWORD": big_account.password}  # fmt: skip
-            big = run_once(big_config, work)
+            big = run_once(big_config, work, smtp.pid, dovecot.process.pid)
             print(f"ingest --once of {args.rss_messages}: {big['rate']:.0f} messages/s, peak RSS "
                   f"{big['rss_main_mb']:.0f} MB + {big['rss_worker_mb']:.0f} MB")  # fmt: skip
         print(json.dumps({

@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask
@@ -105,8 +105,14 @@ class AcknowledgementSender:
 
 # -- the mailer process -------------------------------------------------------------------------
 
+#: SMTP sessions the mailer process keeps open side by side: while one waits for the server's
+#: reply, the other's mail is rendered and sent (a single session spends most of its time
+#: waiting, and a big pass ended waiting for its acknowledgements).
+MAILER_SESSIONS = 2
+
 _mailer_app: Flask | None = None
-_mailer_session: _Session | None = None
+_mailer_sessions: list[_Session] = []
+_mailer_threads: ThreadPoolExecutor | None = None
 
 
 def mailer_process(app: Flask) -> Executor:
@@ -125,22 +131,47 @@ def mailer_process(app: Flask) -> Executor:
 
 
 def _start_mailer(settings: dict[str, Any], parent_pid: int) -> None:
-    global _mailer_app, _mailer_session
+    global _mailer_app, _mailer_threads
     from helpdesk import create_mail_app
     from mail_ingest.lifecycle import die_with_parent
 
     die_with_parent(parent_pid)
     _mailer_app = create_mail_app(settings)
-    _mailer_session = _Session()
-    multiprocessing.util.Finalize(None, _mailer_session.close, exitpriority=10)  # at exit: QUIT
+    _mailer_sessions[:] = [_Session() for _ in range(MAILER_SESSIONS)]
+    _mailer_threads = ThreadPoolExecutor(MAILER_SESSIONS, thread_name_prefix="smtp")
+    multiprocessing.util.Finalize(None, _close_mailer, exitpriority=10)  # at exit: QUIT
+
+
+def _close_mailer() -> None:
+    if _mailer_threads is not None:
+        _mailer_threads.shutdown(wait=True)
+    for session in _mailer_sessions:
+        session.close()
 
 
 def _deliver_in_mailer(jobs: list[AckJob]) -> list[AckResult]:
-    assert _mailer_app is not None and _mailer_session is not None
-    _mailer_session.broken = False  # an outage is judged afresh for every batch
-    with _mailer_app.app_context():
-        try:
-            return [_deliver_one(job, _mailer_session) for job in jobs]
-        finally:
+    """Mail a batch of acknowledgements over the mailer's sessions side by side, each taking
+    every n-th job; returns the results in the jobs' order."""
+    assert _mailer_app is not None and _mailer_threads is not None
+    count = len(_mailer_sessions)
+    shares = [
+        _mailer_threads.submit(_deliver_share, jobs[index::count], session)
+        for index, session in enumerate(_mailer_sessions)
+    ]
+    try:
+        parts = [share.result() for share in shares]
+    finally:
+        with _mailer_app.app_context():
             sync_journal(journal_path())
+    results: list[AckResult] = [None] * len(jobs)  # type: ignore[list-item]
+    for index, part in enumerate(parts):
+        results[index::count] = part
+    return results
+
+
+def _deliver_share(jobs: list[AckJob], session: _Session) -> list[AckResult]:
+    assert _mailer_app is not None
+    session.broken = False  # an outage is judged afresh for every batch
+    with _mailer_app.app_context():
+        return [_deliver_one(job, session) for job in jobs]
 
