@@ -28,7 +28,8 @@ PostgreSQL (an empty database you own: its tables are dropped and created).
 
 The last line printed is one JSON object: ``{"messages": N, "messages_per_s": ...,
 "floor_messages_per_s": ..., "ingest_vs_floor": ..., "latency_p95_s": ..., "peak_rss_mb": ...,
-"peak_rss_mb_big": ..., "db": "sqlite"|"postgresql"}``.
+"peak_rss_mb_big": ..., "cpu_floor_s": ..., "cpu_product_s": ..., "db": "sqlite"|"postgresql"}``
+(CPU seconds: the floor's process; the product's ingest, parse and mailer processes).
 """
 
 from __future__ import annotations
@@ -546,6 +547,8 @@ def main() -> None:
             "floor_messages_per_s": round(floor["messages_per_s"], 1),
             "ingest_vs_floor": round(ratio, 2),
             "latency_p95_s": round(p95, 3) if p95 is not None else None,
+            "cpu_floor_s": round(floor["cpu_s"], 1),
+            "cpu_product_s": round(result["cpu_main_s"] + result["cpu_workers_s"], 1),
             "peak_rss_mb": round(result["rss_main_mb"] + result["rss_worker_mb"], 1),
             "peak_rss_mb_big": round(big["rss_main_mb"] + big["rss_worker_mb"], 1) if big else None,
             "big_messages": args.rss_messages or None,
