@@ -233,19 +233,19 @@ def _tree_cpu_s(root: int) -> float:
     while todo:
         pid = todo.pop()
         total += _cpu_s(pid, reaped=True)
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            try:
-                todo += [int(p) for p in task.read_text().split()]
-            except OSError:
-                continue
+        todo += _child_pids(pid)
     return total
 
 
-def _child_pids() -> list[int]:
+def _rusage_s(usage: Any) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def _child_pids(pid: int | str = "self") -> list[int]:
     pids: list[int] = []
-    for task in Path("/proc/self/task").iterdir():
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
         try:
-            pids += [int(p) for p in (task / "children").read_text().split()]
+            pids += [int(p) for p in task.read_text().split()]
         except OSError:
             continue
     return pids
@@ -318,10 +318,6 @@ def child_once(config: dict[str, Any]) -> None:
         "rss_main_mb": own, "rss_worker_mb": workers,
         "cpu_main_s": cpu_main, "cpu_workers_s": cpu_workers,
     }))  # fmt: skip
-
-
-def _rusage_s(usage: Any) -> float:
-    return usage.ru_utime + usage.ru_stime
 
 
 def child_watch(config: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from mail_ingest.ackjournal import (
     journal_path,
     sync_journal,
 )
-from mail_ingest.acknowledgements import AckJob, AckResult, _deliver_one, _Session
+from mail_ingest.acknowledgements import AckJob, AckResult, _deliver_one, _Session, deliver
 
 log = logging.getLogger(__name__)
 
@@ -151,27 +151,19 @@ def _close_mailer() -> None:
 
 def _deliver_in_mailer(jobs: list[AckJob]) -> list[AckResult]:
     """Mail a batch of acknowledgements over the mailer's sessions side by side, each taking
-    every n-th job; returns the results in the jobs' order."""
-    assert _mailer_app is not None and _mailer_threads is not None
+    every n-th job (the results name their Message-IDs, so their order does not matter)."""
+    assert _mailer_threads is not None
     count = len(_mailer_sessions)
     shares = [
         _mailer_threads.submit(_deliver_share, jobs[index::count], session)
         for index, session in enumerate(_mailer_sessions)
     ]
-    try:
-        parts = [share.result() for share in shares]
-    finally:
-        with _mailer_app.app_context():
-            sync_journal(journal_path())
-    results: list[AckResult] = [None] * len(jobs)  # type: ignore[list-item]
-    for index, part in enumerate(parts):
-        results[index::count] = part
-    return results
+    return [result for share in shares for result in share.result()]
 
 
 def _deliver_share(jobs: list[AckJob], session: _Session) -> list[AckResult]:
     assert _mailer_app is not None
     session.broken = False  # an outage is judged afresh for every batch
     with _mailer_app.app_context():
-        return [_deliver_one(job, session) for job in jobs]
+        return deliver(jobs, session)  # syncs the journal when its share is done
 
