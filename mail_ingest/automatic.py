@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
 
+from mail_ingest.attachments import Walk, decoded_payload
 from mail_ingest.headers import unfold
 
 BOUNCE = "bounce"
@@ -235,8 +236,11 @@ class Bounce:
     reason: str
 
 
-def bounce_details(msg: Message) -> Bounce:
-    """The Message-IDs of the returned mail (its headers are in the report) and the reason."""
+def bounce_details(msg: Message, walk: Walk | None = None) -> Bounce:
+    """The Message-IDs of the returned mail (its headers are in the report) and the reason.
+
+    ``walk``: the parse's state, so parts whose base64 was set aside before parsing are read
+    from the original bytes (mail_ingest.attachments.elide_large_runs)."""
     ids: list[str] = []
     fields: dict[str, str] = {}
     for part in msg.walk():
@@ -247,14 +251,14 @@ def bounce_details(msg: Message) -> Bounce:
             if value:
                 ids.extend(_MSGID_LINE.findall(f"Message-ID: {unfold(str(value))}"))
         elif content_type in ("text/rfc822-headers", "message/rfc822-headers"):
-            ids.extend(_MSGID_LINE.findall(_text(part)))
+            ids.extend(_MSGID_LINE.findall(_text(part, walk)))
         elif content_type in ("message/delivery-status", "message/global-delivery-status"):
-            for name, value in _DSN_FIELD.findall(_text(part)):
+            for name, value in _DSN_FIELD.findall(_text(part, walk)):
                 fields.setdefault(name.lower(), value.strip())
     if not ids:  # a flat bounce quotes the returned headers in its text
         for part in msg.walk():
             if part.get_content_maintype() == "text":
-                ids.extend(_MSGID_LINE.findall(_text(part)))
+                ids.extend(_MSGID_LINE.findall(_text(part, walk)))
     reason = fields.get("diagnostic-code") or fields.get("status") or ""
     if not reason:
         failed = _header(msg, "x-failed-recipients")
@@ -264,8 +268,13 @@ def bounce_details(msg: Message) -> Bounce:
     return Bounce(tuple(dict.fromkeys(ids)), reason[:500])
 
 
-def _text(part: Message) -> str:
-    payload = part.get_payload(decode=True) if not part.is_multipart() else None
+def _text(part: Message, walk: Walk | None) -> str:
+    if part.is_multipart():
+        payload = None
+    elif walk is not None:
+        payload = decoded_payload(part, walk)
+    else:
+        payload = part.get_payload(decode=True)
     if payload is None:
         sub = part.get_payload()
         if isinstance(sub, list):  # message/delivery-status: parsed into header blocks

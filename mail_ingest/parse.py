@@ -183,7 +183,7 @@ def _parse(
     text = plain if plain.strip() else html_to_text(html_source)
 
     auto = automatic.classify(msg, from_addr, subject)
-    bounce = automatic.bounce_details(msg) if auto and auto.kind == automatic.BOUNCE else None
+    bounce = automatic.bounce_details(msg, walk) if auto and auto.kind == automatic.BOUNCE else None
     text = _tidy_text(text, defects)
     return ParsedMessage(
         message_id=message_id,

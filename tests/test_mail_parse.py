@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 import tracemalloc
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mail_ingest.attachments import elide_large_runs
 from mail_ingest.parse import ParsedMessage, decode_text, parse_message
 from mail_ingest.sanitize import html_to_text, sanitize_html
 from tests.mail.make_corpus import (
@@ -605,6 +607,62 @@ def test_huge_forwarded_message_is_dropped_as_a_whole(big_raw: bytes) -> None:
     (eml,) = parsed.attachments
     assert eml.payload is None and eml.size > BIG_SIZE and eml.dropped_reason
     assert "Šaljem arhivu baze" in parsed.text
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
+def test_everyday_sized_attachment_set_aside_before_parsing_comes_back_exact(
+    newline: bytes,
+) -> None:
+    """A 30 KB file (its base64 is set aside before the MIME parse, as for every mail over
+    16 KB) comes back byte for byte, next to an 8-bit text that looks like base64 (a pasted
+    key dump) and a base64 text part, both also set aside and read back from the mail."""
+    rng = random.Random(30)
+    data = rng.randbytes(30_000)
+    key_dump = "\n".join(f"{rng.getrandbits(256):064x}" for _ in range(120))  # 7.8 KB
+    note = ("Šaljem izvod i ključeve. " * 400).strip()
+    note_b64 = base64.encodebytes(note.encode("utf-8")).decode("ascii")
+    body = (
+        "From: Ana <ana@firma.rs>\nSubject: Izvod\nMessage-ID: <mid-30k@firma.rs>\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b0\n\n"
+        f"--b0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+        f"Ključevi:\n{key_dump}\nKraj.\n"
+        f"--b0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+        f"{note_b64}"
+        f"--b0\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n"
+        f"Content-Transfer-Encoding: base64\n\n{base64.encodebytes(data).decode('ascii')}"
+        "--b0--\n"
+    )
+    raw = body.encode("utf-8").replace(b"\n", newline)
+    assert 16 * 1024 < len(raw) < 1024 * 1024
+    assert len(elide_large_runs(raw)[1]) == 3  # the key dump, the base64 text, the file
+    parsed = parse_message(raw, max_attachment_bytes=LIMIT)
+    (pdf,) = parsed.attachments
+    assert pdf.payload == data and pdf.size == len(data)
+    assert f"Ključevi:\n{key_dump}\nKraj." in parsed.text
+    assert note in parsed.text
+    assert "helpdesk-elided" not in parsed.text and not parsed.defects
+
+
+def test_bounce_returning_a_big_base64_text_still_names_our_mail() -> None:
+    """A flat bounce that quotes the returned mail in a base64 text part of 12 KB: the
+    returned Message-ID is read from the decoded text, not from what the parser saw."""
+    quoted = (
+        "This is the mail system at host mx.firma.rs.\n\nYour message could not be delivered."
+        "\n\n--- returned message ---\nMessage-ID: <ticket-77.abc@helpdesk.example>\n"
+        "Subject: [#77] Stampac\n\n" + "Poštovani, štampač ne radi.\n" * 400
+    )
+    encoded = base64.encodebytes(quoted.encode("utf-8")).decode("ascii")
+    raw = (
+        "From: MAILER-DAEMON@mx.firma.rs\nTo: support@helpdesk.example\n"
+        "Subject: Undelivered Mail Returned to Sender\nMessage-ID: <b-1@mx.firma.rs>\n"
+        "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+        f"Content-Transfer-Encoding: base64\n\n{encoded}"
+    ).encode("ascii")
+    assert len(raw) > 16 * 1024
+    parsed = parse_message(raw, max_attachment_bytes=LIMIT)
+    assert parsed.auto_kind == "bounce"
+    assert parsed.bounce_of == ("<ticket-77.abc@helpdesk.example>",)
+    assert "Poštovani, štampač ne radi." in parsed.text
 
 
 def test_attachment_just_over_the_limit_is_dropped_and_at_the_limit_kept() -> None:
