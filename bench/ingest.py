@@ -428,7 +428,7 @@ def run_floor(account: Any, db_url: str, batch: int, imap_pid: int) -> dict[str,
     own_cpu = _rusage_s(resource.getrusage(resource.RUSAGE_CHILDREN))
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "ingest_floor.py"), "--host", account.host,
-         "--port", str(account.port), "--user", account.user, "--password", account.password,
+         "--port", str(account.port), "--user", account.user, f"--password={account.password}",
          "--db", db_url, "--batch", str(batch)],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ARRAY, any_, bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from helpdesk.extensions import db
@@ -36,13 +36,23 @@ IN_CHUNK = 500
 VALUES = bindparam("values", expanding=True)
 
 
+def among(column: Any) -> Any:
+    """``column`` is one of the values :func:`rows_in` binds. ``IN (...)`` on SQLite; on
+    PostgreSQL ``= ANY(array)``, one parameter: an expanded list is a new statement text for
+    every length, which the driver converts to PostgreSQL's placeholders anew each time (a
+    regular-expression pass over hundreds of parameters, per query, per batch)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("values", type_=ARRAY(column.type)))
+    return column.in_(VALUES)
+
+
 def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), IN_CHUNK):
         yield values[start : start + IN_CHUNK]
 
 
 def rows_in(query: Any, values: Sequence[Any], *, scalars: bool = False) -> Iterator[Any]:
-    """Run ``query`` (its IN list is :data:`VALUES`) for ``values``, IN_CHUNK at a time.
+    """Run ``query`` (its IN list is :func:`among`) for ``values``, IN_CHUNK at a time.
 
     Bound at execution, the list is neither coerced value by value nor part of the statement,
     so the statement is compiled once and cached (a literal list of hundreds of Message-IDs
@@ -150,18 +160,18 @@ def load(
     wanted = sorted(set(message_ids))
     query = select(Article.message_id, Article.ticket_id, Article.id, Article.content_hash)
     for mid, ticket_id, article_id, digest in rows_in(
-        query.where(Article.message_id.in_(VALUES)), wanted
+        query.where(among(Article.message_id)), wanted
     ):
         found.stored[mid] = StoredMail(ticket_id, article_id, digest)
     query = select(AutomaticMail.message_id, AutomaticMail.ticket_id)
-    for mid, ticket_id in rows_in(query.where(AutomaticMail.message_id.in_(VALUES)), wanted):
+    for mid, ticket_id in rows_in(query.where(among(AutomaticMail.message_id)), wanted):
         found.stored.setdefault(mid, StoredMail(ticket_id, None, None))
     query = select(Article).where(
-        Article.message_id.in_(VALUES), Article.direction == Direction.OUT
+        among(Article.message_id), Article.direction == Direction.OUT
     )
     for article in rows_in(query, sorted(bounced), scalars=True):
         found.outgoing[article.message_id] = article
-    query = select(Ticket.number, Ticket.id).where(Ticket.number.in_(VALUES))
+    query = select(Ticket.number, Ticket.id).where(among(Ticket.number))
     found.ticket_of_number.update(dict(rows_in(query, sorted(numbers))))
     ticket_ids = sorted(
         {
@@ -170,25 +180,25 @@ def load(
             *(a.ticket_id for a in found.outgoing.values()),
         }
     )
-    query = select(Ticket).where(Ticket.id.in_(VALUES)).options(selectinload(Ticket.pauses))
+    query = select(Ticket).where(among(Ticket.id)).options(selectinload(Ticket.pauses))
     for ticket in rows_in(query, ticket_ids, scalars=True):
         found.tickets[ticket.id] = ticket
     query = select(TicketFollower.ticket_id, TicketFollower.email)
-    for ticket_id, email in rows_in(query.where(TicketFollower.ticket_id.in_(VALUES)), ticket_ids):
+    for ticket_id, email in rows_in(query.where(among(TicketFollower.ticket_id)), ticket_ids):
         found.followers.setdefault(ticket_id, set()).add(email.lower())
     load_senders(found, sorted(senders))
     uids = sorted(item.uid for item in batch)
     query = select(IngestFailure).where(
         IngestFailure.mailbox == mailbox,
         IngestFailure.uidvalidity == uidvalidity,
-        IngestFailure.uid.in_(VALUES),
+        among(IngestFailure.uid),
     )
     for failure in rows_in(query, uids, scalars=True):
         found.failures[failure.uid] = failure
     query = select(MailDuplicate.uid).where(
         MailDuplicate.mailbox == mailbox,
         MailDuplicate.uidvalidity == uidvalidity,
-        MailDuplicate.uid.in_(VALUES),
+        among(MailDuplicate.uid),
     )
     found.duplicate_uids.update(rows_in(query, uids, scalars=True))
     # the clients new tickets may be opened for
@@ -203,7 +213,7 @@ def load(
 def pin_clients(found: Lookups, client_ids: Sequence[int]) -> None:
     """Hold the clients new tickets may be opened for (the SLA set-up reads them; their
     contracts are read with the tickets, see helpdesk.tickets.batch.open_tickets)."""
-    clients = list(rows_in(select(Client).where(Client.id.in_(VALUES)), client_ids, scalars=True))
+    clients = list(rows_in(select(Client).where(among(Client.id)), client_ids, scalars=True))
     found.pinned.extend(clients)
     found.archived.update({c.id: c.name for c in clients if c.archived_at is not None})
 
@@ -213,7 +223,7 @@ def load_senders(found: Lookups, senders: Sequence[str]) -> None:
     query = (
         select(ContactEmail.email, Contact.id, Contact.client_id)
         .join(Contact, Contact.id == ContactEmail.contact_id)
-        .where(ContactEmail.email.in_(VALUES))
+        .where(among(ContactEmail.email))
     )
     found.contacts.update(
         {
@@ -222,7 +232,7 @@ def load_senders(found: Lookups, senders: Sequence[str]) -> None:
         }
     )
     query = select(User.email).where(
-        func.lower(User.email).in_(VALUES),
+        among(func.lower(User.email, type_=User.email.type)),
         User.role.in_([str(role) for role in STAFF_ROLES]),
         User.active.is_(True),
     )
@@ -234,6 +244,6 @@ def load_domains(found: Lookups, domains: Iterable[str]) -> None:
     """Client domains among ``domains`` (those already known are not asked again)."""
     wanted = sorted(set(domains) - found.domains.keys())
     query = select(ClientDomain.domain, ClientDomain.client_id).where(
-        ClientDomain.domain.in_(VALUES)
+        among(ClientDomain.domain)
     )
     found.domains.update(dict(rows_in(query, wanted)))

@@ -42,7 +42,7 @@ from helpdesk.tickets.batch import (
 )
 from helpdesk.tickets.services import NewAttachment
 from mail_ingest import automatic
-from mail_ingest.lookups import StoredMail, chunks, load_senders, suffixes_of
+from mail_ingest.lookups import StoredMail, among, chunks, load_senders, suffixes_of
 from mail_ingest.notes import (  # noqa: F401 - Notice, notify_bounces: re-exported
     Notice,
     archived_note,
@@ -394,12 +394,13 @@ def store_batch(batch: Sequence[PreparedMessage], settings: StoreSettings) -> li
         outcomes = [_store_one(storer, item) for item in ordered]
         storer.write_acks()
     stored = [o.message_id for o in outcomes if o.kind not in (FAILED,)]
+    resolve = (
+        update(IngestFailure)
+        .where(IngestFailure.resolved_at.is_(None), among(IngestFailure.message_id))
+        .values(resolved_at=utcnow())
+    )
     for chunk in chunks(stored):
-        db.session.execute(
-            update(IngestFailure)
-            .where(IngestFailure.resolved_at.is_(None), IngestFailure.message_id.in_(chunk))
-            .values(resolved_at=utcnow())
-        )
+        db.session.execute(resolve, {"values": list(chunk)})
     return outcomes
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table, text
 from sqlalchemy.orm import selectinload
 
 from ..audit_log.record import snapshot
@@ -117,13 +118,31 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
     return tickets
 
 
+def reserve_ids(table: Table, count: int) -> list[int] | None:
+    """``count`` new ids of ``table`` from its sequence, in one statement, on PostgreSQL; None
+    on other databases.
+
+    With their ids known, a batch's rows go in without RETURNING, which the driver sends as
+    one statement prepared once for all rows. A multi-row ``INSERT ... RETURNING`` is a new
+    statement text of thousands of parameters for every batch, and the driver parses each
+    anew (a fifth of the ingest process's time on PostgreSQL went to that)."""
+    if count <= 0 or db.session.get_bind().dialect.name != "postgresql":
+        return None
+    query = text(
+        "SELECT nextval(CAST(pg_get_serial_sequence(:table, 'id') AS regclass)) "
+        "FROM generate_series(1, :count)"
+    )
+    return list(db.session.scalars(query, {"table": table.name, "count": count}))
+
+
 def insert_tickets(tickets: list[Ticket], specs: list[NewTicket]) -> None:
     """Insert tickets from :func:`open_tickets` in one statement (after the flush that gave
     their new contacts ids); sets their ids. They stay outside the session.
 
-    A Core INSERT with RETURNING of (id, number): the ids are matched by the unique number, so
-    the database may return the rows in any order (SQLite does not promise one; asking for
-    parameter order makes SQLAlchemy insert row by row there)."""
+    On PostgreSQL the ids are reserved first (:func:`reserve_ids`). Elsewhere a Core INSERT
+    with RETURNING of (id, number): the ids are matched by the unique number, so the database
+    may return the rows in any order (SQLite does not promise one; asking for parameter order
+    makes SQLAlchemy insert row by row there)."""
     if not tickets:
         return
     table = Ticket.__table__
@@ -139,6 +158,12 @@ def insert_tickets(tickets: list[Ticket], specs: list[NewTicket]) -> None:
                 value = column.default.arg
             row[column.key] = value
         rows.append(row)
+    reserved = reserve_ids(table, len(rows))
+    if reserved is not None:
+        for ticket, row, ticket_id in zip(tickets, rows, reserved, strict=True):
+            row["id"] = ticket.id = ticket_id
+        db.session.execute(table.insert(), rows)
+        return
     result = db.session.execute(table.insert().returning(table.c.id, table.c.number), rows)
     ids = {number: ticket_id for ticket_id, number in result}
     for ticket in tickets:
@@ -219,16 +244,22 @@ def insert_articles(
 ) -> list[int | None]:
     """Insert articles and their attachments in a few statements; returns the article ids.
 
-    Rows with a Message-ID (unique) are inserted with RETURNING (id, message_id) and matched by
-    it, in whatever order the database returns them; rows without one (internal notes) are
-    inserted without RETURNING and get None: they cannot carry attachments."""
+    Rows with a Message-ID (unique) get their ids reserved first on PostgreSQL
+    (:func:`reserve_ids`); elsewhere they are inserted with RETURNING (id, message_id) and
+    matched by it, in whatever order the database returns them. Rows without one (internal
+    notes) are inserted without RETURNING and get None: they cannot carry attachments."""
     if not rows:
         return []
     table = Article.__table__
     keyed = [row for row in rows if row["message_id"]]
     plain = [row for row in rows if not row["message_id"]]
     found: dict[str, int] = {}
-    if keyed:
+    reserved = reserve_ids(table, len(keyed))
+    if reserved is not None:
+        keyed = [{**row, "id": article_id} for row, article_id in zip(keyed, reserved, strict=True)]
+        db.session.execute(table.insert(), keyed)
+        found = {row["message_id"]: row["id"] for row in keyed}
+    elif keyed:
         result = db.session.execute(
             table.insert().returning(table.c.id, table.c.message_id), keyed
         )
