@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from helpdesk.accounting.closing import close_month
 from helpdesk.accounting.usage import usage_for
@@ -224,6 +224,36 @@ def test_own_urgent_targets_apply_from_their_day_and_leave_tickets_already_opene
     assert before.first_response_due == due_before
     [row] = sla_targets.table(standard, DAY + timedelta(1))[3:]
     assert (row.priority, row.own, row.since) == ("urgent", True, DAY + timedelta(1))
+
+
+def test_targets_remembered_for_a_batch_are_read_once_and_fresh_after_it(factory):
+    """Many tickets opened at once (a batch of mail) read a package's targets once per
+    priority and day; a change made after the block is seen by the next one."""
+    standard = factory.package("standard")
+    expected = {p: sla_targets.targets_on(standard, p, DAY) for p in ("normal", "urgent")}
+    queries: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        if "sla_targets" in statement:
+            queries.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with sla_targets.remembered():
+            answers = [sla_targets.targets_on(standard, p, d)
+                       for p in ("normal", "urgent", "normal", "urgent")
+                       for d in (DAY, DAY, DAY + timedelta(1))]
+        assert len(queries) == 4  # (normal, urgent) x (DAY, DAY + 1)
+        assert answers[:2] == [expected["normal"]] * 2 and answers[3] == expected["urgent"]
+        sla_targets.set_targets(None, standard, priority="urgent", effective_from=DAY,
+                                first_response_minutes=25, resolution_minutes=250, today=DAY)
+        db.session.flush()
+        with sla_targets.remembered():
+            fresh = sla_targets.targets_on(standard, "urgent", DAY)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert (fresh.first_response_minutes, fresh.resolution_minutes) == (25, 250)
+    assert fresh != expected["urgent"]
 
 
 @pytest.mark.parametrize(("kwargs", "field", "message"), [

@@ -7,6 +7,9 @@ tickets opened from its day on, never to a past day, so the due times already co
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,13 +40,38 @@ def _derived(package: Package, priority: str) -> SlaTargets | None:
                        priority)
 
 
+#: Answers of :func:`targets_on` inside a :func:`remembered` block.
+_remembered: ContextVar[dict[tuple[int, str, date], SlaTargets | None] | None] = ContextVar(
+    "sla_targets_remembered", default=None
+)
+
+
+@contextmanager
+def remembered() -> Iterator[None]:
+    """Inside the block each package's targets for a priority and day are read once: for
+    many tickets opened at once (a batch of mail), not one query per client."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def targets_on(package: Package, priority: str, day: date) -> SlaTargets | None:
     """The targets a ticket of ``priority`` opened on ``day`` gets; None when it gets none."""
+    memo = _remembered.get()
+    key = (package.id, priority, day)
+    if memo is not None and key in memo:
+        return memo[key]
     row = dated.in_force(SlaTarget, day, package_id=package.id, priority=priority).get(
         (package.id, priority))
     if row is not None:
-        return SlaTargets(row.first_response_minutes, row.resolution_minutes)
-    return _derived(package, priority)
+        targets = SlaTargets(row.first_response_minutes, row.resolution_minutes)
+    else:
+        targets = _derived(package, priority)
+    if memo is not None:
+        memo[key] = targets
+    return targets
 
 
 def table(package: Package, day: date) -> list[PriorityTargets]:

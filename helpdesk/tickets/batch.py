@@ -74,6 +74,7 @@ class NewTicket:
 def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
     """New tickets, numbered and with their SLA clocks, not in the session yet: they are
     written by :func:`insert_tickets` once the contacts they name have ids."""
+    from ..pricelist import sla_targets
     from ..sla import service as sla_service
 
     numbers = reserve_numbers(len(specs))
@@ -83,38 +84,39 @@ def open_tickets(specs: list[NewTicket], *, now: datetime) -> list[Ticket]:
     )
     clocks: dict[tuple[int | None, str], dict[str, Any]] = {}
     tickets = []
-    for spec, number in zip(specs, numbers, strict=True):
-        ticket = Ticket(
-            number=number,
-            subject=(spec.subject or "").strip()[:500] or "(no subject)",
-            status=TicketStatus.NEW,
-            priority=spec.priority,
-            priority_rank=PRIORITY_RANK[spec.priority],
-            channel=spec.channel,
-            queue=spec.queue,
-            client_id=spec.client_id,
-            requester_email=spec.requester_email,
-            requester_name=spec.requester_name,
-            needs_triage=spec.client_id is None,
-            warranty_defect=False,
-            created_at=now,
-            updated_at=now,
-            last_activity_at=now,
-        )
-        ticket.pauses = []
-        ticket.contact_id = spec.contact_id
-        if spec.client_id is not None:
-            ticket.client = db.session.get(Client, spec.client_id)
-        key = (spec.client_id, spec.priority)
-        if key not in clocks:
-            contract = contracts.get(spec.client_id) if spec.client_id is not None else None
-            ticket.reserved = contract is not None  # as has_active_contract
-            sla_service.start_clocks(ticket, now, contract=contract)
-            clocks[key] = {name: getattr(ticket, name) for name in _CLOCK_FIELDS}
-        else:
-            for name, value in clocks[key].items():
-                setattr(ticket, name, value)
-        tickets.append(ticket)
+    with sla_targets.remembered():  # one query per package and priority, not per client
+        for spec, number in zip(specs, numbers, strict=True):
+            ticket = Ticket(
+                number=number,
+                subject=(spec.subject or "").strip()[:500] or "(no subject)",
+                status=TicketStatus.NEW,
+                priority=spec.priority,
+                priority_rank=PRIORITY_RANK[spec.priority],
+                channel=spec.channel,
+                queue=spec.queue,
+                client_id=spec.client_id,
+                requester_email=spec.requester_email,
+                requester_name=spec.requester_name,
+                needs_triage=spec.client_id is None,
+                warranty_defect=False,
+                created_at=now,
+                updated_at=now,
+                last_activity_at=now,
+            )
+            ticket.pauses = []
+            ticket.contact_id = spec.contact_id
+            if spec.client_id is not None:
+                ticket.client = db.session.get(Client, spec.client_id)
+            key = (spec.client_id, spec.priority)
+            if key not in clocks:
+                contract = contracts.get(spec.client_id) if spec.client_id is not None else None
+                ticket.reserved = contract is not None  # as has_active_contract
+                sla_service.start_clocks(ticket, now, contract=contract)
+                clocks[key] = {name: getattr(ticket, name) for name in _CLOCK_FIELDS}
+            else:
+                for name, value in clocks[key].items():
+                    setattr(ticket, name, value)
+            tickets.append(ticket)
     return tickets
 
 
