@@ -236,7 +236,7 @@ class Bounce:
     reason: str
 
 
-def bounce_details(msg: Message, walk: Walk | None = None) -> Bounce:
+def bounce_details(msg: Message, walk: Walk) -> Bounce:
     """The Message-IDs of the returned mail (its headers are in the report) and the reason.
 
     ``walk``: the parse's state, so parts whose base64 was set aside before parsing are read
@@ -268,13 +268,8 @@ def bounce_details(msg: Message, walk: Walk | None = None) -> Bounce:
     return Bounce(tuple(dict.fromkeys(ids)), reason[:500])
 
 
-def _text(part: Message, walk: Walk | None) -> str:
-    if part.is_multipart():
-        payload = None
-    elif walk is not None:
-        payload = decoded_payload(part, walk)
-    else:
-        payload = part.get_payload(decode=True)
+def _text(part: Message, walk: Walk) -> str:
+    payload = None if part.is_multipart() else decoded_payload(part, walk)
     if payload is None:
         sub = part.get_payload()
         if isinstance(sub, list):  # message/delivery-status: parsed into header blocks

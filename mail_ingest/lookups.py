@@ -62,6 +62,13 @@ def rows_in(query: Any, values: Sequence[Any], *, scalars: bool = False) -> Iter
         yield from run(query, {"values": list(chunk)})
 
 
+def execute_in(statement: Any, values: Sequence[Any]) -> None:
+    """Run an UPDATE or DELETE whose list is :func:`among` for ``values``, as :func:`rows_in`
+    runs a query."""
+    for chunk in chunks(values):
+        db.session.execute(statement, {"values": list(chunk)})
+
+
 def suffixes_of(address: str) -> list[str]:
     """``a@mail.firma.rs`` -> ``["mail.firma.rs", "firma.rs", "rs"]``: every domain a client's
     domain may be for the address to belong to it (the followers' rule)."""

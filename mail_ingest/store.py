@@ -42,7 +42,7 @@ from helpdesk.tickets.batch import (
 )
 from helpdesk.tickets.services import NewAttachment
 from mail_ingest import automatic
-from mail_ingest.lookups import StoredMail, among, chunks, load_senders, suffixes_of
+from mail_ingest.lookups import StoredMail, among, execute_in, load_senders, suffixes_of
 from mail_ingest.notes import (  # noqa: F401 - Notice, notify_bounces: re-exported
     Notice,
     archived_note,
@@ -399,8 +399,7 @@ def store_batch(batch: Sequence[PreparedMessage], settings: StoreSettings) -> li
         .where(IngestFailure.resolved_at.is_(None), among(IngestFailure.message_id))
         .values(resolved_at=utcnow())
     )
-    for chunk in chunks(stored):
-        db.session.execute(resolve, {"values": list(chunk)})
+    execute_in(resolve, stored)
     return outcomes
 
 
